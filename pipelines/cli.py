@@ -1,0 +1,201 @@
+"""The `np6` command: load NP6 data, run the demo, serve the local NP6 sandbox, list resources.
+
+Only argument parsing, output and exit codes live here; the work is in `sources.np6`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sources.np6.errors import NP6ConfigError, NP6Error
+from sources.np6.settings import (
+    DATASET_NAME,
+    DEFAULT_COMMIT_WINDOWS,
+    PIPELINE_NAME,
+    RESOURCES,
+)
+
+EPILOG_LOAD = """\
+configuration (the dlt way; environment variables win over .dlt/*.toml):
+  SOURCES__NP6__API_KEY        your NP6 X-Key (or api_key in .dlt/secrets.toml [sources.np6])
+  SOURCES__NP6__BASE_URL       API root, default https://api-cm.np6.com
+  SOURCES__NP6__START_DATE     where the first run starts (default -30d)
+  SOURCES__NP6__WINDOW         window size, one request per window (default 1d)
+  SOURCES__NP6__LOOKBACK       re-read before the cursor for late events (default 1h)
+  DESTINATION__DUCKDB__CREDENTIALS  DuckDB file (default np6_data.duckdb in the working directory)
+  DLT_DATA_DIR                 where dlt keeps pipeline state (default ~/.dlt)
+
+examples:
+  np6 load                                   scheduled run: continue from the last window loaded
+  np6 load --start 2026-10-01 --end 2026-11-01   backfill October; the schedule is untouched
+  np6 load --resources hits,bounces          only these tables
+  np6 load --actions 000PE4,000PE5           per-action feeds for these actions only
+"""
+
+
+def _add_load(sub: Any) -> None:
+    p = sub.add_parser(
+        "load",
+        help="load NP6 data into DuckDB or another dlt destination",
+        description="Load NP6 actions and events. Without --start/--end this is a scheduled "
+        "run: it continues from the last window loaded (minus the lookback) up to now minus a "
+        "safety margin. With --start/--end it backfills that range and leaves the schedule alone. "
+        "Windows are committed in groups, so an interrupted run resumes where it stopped.",
+        epilog=EPILOG_LOAD,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--start", help="backfill from this instant (ISO date/time, epoch ms, -7d)")
+    p.add_argument("--end", help="backfill up to this instant, exclusive (default: now)")
+    p.add_argument("--resources", help="comma-separated resources (see `np6 resources`)")
+    p.add_argument("--actions", help="comma-separated action ids: read their per-action feeds")
+    p.add_argument("--window", help="window size, e.g. 1d, 6h (default from config, 1d)")
+    p.add_argument("--commit-every", type=int, default=DEFAULT_COMMIT_WINDOWS, metavar="N",
+                   help=f"windows per commit group (default {DEFAULT_COMMIT_WINDOWS})")
+    p.add_argument("--destination", default="duckdb", help="any dlt destination (default duckdb)")
+    p.add_argument("--dataset", default=DATASET_NAME, help=f"dataset/schema (default {DATASET_NAME})")
+    p.add_argument("--pipeline", default=PIPELINE_NAME, help=f"pipeline name (default {PIPELINE_NAME})")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every window read")
+    p.set_defaults(func=cmd_load)
+
+
+def _add_resources(sub: Any) -> None:
+    p = sub.add_parser("resources", help="list every resource: endpoint, cursor, write disposition")
+    p.set_defaults(func=cmd_resources)
+
+
+def _add_demo(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="load a month of sandbox data into np6_demo.duckdb and show what landed",
+        description="Start the bundled local NP6 sandbox, load a realistic month of data into "
+        "np6_demo.duckdb (dataset np6) and print rows per table, the time range and a sample "
+        "engagement query. Nothing leaves this machine.",
+    )
+    p.add_argument("--events-per-day", type=int, default=5000)
+    p.add_argument("--actions", type=int, default=20, help="number of actions in the account")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--duckdb", default="np6_demo.duckdb", help="DuckDB file to write (default np6_demo.duckdb)")
+    p.set_defaults(func=cmd_demo)
+
+
+def _add_sandbox(sub: Any) -> None:
+    from sources.np6_sandbox.__main__ import add_arguments
+
+    p = sub.add_parser(
+        "sandbox",
+        help="serve the local NP6-compatible API on loopback (for trials and tests)",
+        description="Serve a deterministic NP6 account on loopback: the endpoints the connector "
+        "reads, with the documented payloads, and optional faults (rate limits, 5xx, latency).",
+    )
+    add_arguments(p)
+    p.set_defaults(func=cmd_sandbox)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `np6` argument parser with its four commands."""
+    parser = argparse.ArgumentParser(
+        prog="np6",
+        description="Load NP6 (Chapsvision CM) email/SMS data into DuckDB or a warehouse.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_load(sub)
+    _add_demo(sub)
+    _add_sandbox(sub)
+    _add_resources(sub)
+    return parser
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from pipelines.np6_pipeline import load_and_report
+
+    source_args: dict[str, Any] = {
+        "range_start": args.start,
+        "range_end": args.end,
+        "action_ids": _split(args.actions),
+    }
+    if args.window:
+        source_args["window"] = args.window
+    return load_and_report(
+        pipeline_name=args.pipeline,
+        destination=args.destination,
+        dataset=args.dataset,
+        resources=_split(args.resources),
+        commit_windows=args.commit_every,
+        verbose=args.verbose,
+        **source_args,
+    )
+
+
+def cmd_resources(args: argparse.Namespace) -> int:
+    width = max(len(r.name) for r in RESOURCES)
+    print(f"{'resource':<{width}}  default  write      key  cursor / endpoint")
+    for r in RESOURCES:
+        print(f"{r.name:<{width}}  {'yes' if r.default else 'no ':<7}  {r.write_disposition:<9}  "
+              f"{r.primary_key:<3}  {r.cursor}\n{'':<{width}}  {r.endpoint}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    return run_demo(
+        events_per_day=args.events_per_day,
+        actions=args.actions,
+        days=args.days,
+        seed=args.seed,
+        duckdb_path=args.duckdb,
+    )
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sources.np6_sandbox.__main__ import serve_from_args
+
+    serve_from_args(args)
+    return 0
+
+
+def root_error(exc: BaseException) -> BaseException:
+    """The NP6 error behind dlt's wrappers (PipelineStepFailed, extraction errors), if any."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NP6Error):
+            return current
+        todo.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
+    return exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `np6` console script."""
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("np6: interrupted; windows already committed stay loaded, re-run to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for expected failures, a traceback for bugs
+        root = root_error(exc)
+        if isinstance(root, NP6Error):
+            print(f"np6: error: {root}", file=sys.stderr)
+            return 2 if isinstance(root, NP6ConfigError) else 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

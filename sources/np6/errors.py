@@ -1,0 +1,59 @@
+"""The exceptions the NP6 connector raises, one per way a call can go wrong.
+
+    NP6Error                    anything the connector reports to the operator
+    ├── NP6ConfigError          bad setting (missing key, malformed URL, bad date, unknown resource)
+    └── NP6HTTPError            a request that did not give usable data
+        ├── NP6AuthError        401/403: the key is wrong or lacks rights; never retried
+        ├── NP6RateLimited      429 that outlived the retry budget
+        ├── NP6ServerError      5xx, timeout or dropped connection that outlived the retries
+        ├── NP6Unreachable      the host cannot be reached at all (DNS, refused connection)
+        ├── NP6NotFound         404 on a path the connector expected to exist
+        └── NP6BadResponse      a 2xx whose body is not what the reference promises
+
+Every message names the HTTP status, the method and path and, for windowed reads, the window.
+None ever contains the API key: the key travels in the `X-Key` header, never in URLs, and no
+message is built from request headers.
+"""
+
+from __future__ import annotations
+
+
+class NP6Error(Exception):
+    """Base class: the message is one line an operator can act on."""
+
+
+class NP6ConfigError(NP6Error):
+    """A setting is missing or malformed; raised before any request is sent."""
+
+
+class NP6HTTPError(NP6Error):
+    """A request to NP6 failed; carries the status (None when no response) and the path."""
+
+    def __init__(self, message: str, *, status: int | None = None, path: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.path = path
+
+
+class NP6AuthError(NP6HTTPError):
+    """401/403: the API key was rejected or lacks the rights for this operation."""
+
+
+class NP6RateLimited(NP6HTTPError):
+    """429 answers went on longer than the configured total wait."""
+
+
+class NP6ServerError(NP6HTTPError):
+    """5xx answers, timeouts or broken connections went on past the retry budget."""
+
+
+class NP6Unreachable(NP6HTTPError):
+    """No connection could be made to the configured base URL."""
+
+
+class NP6NotFound(NP6HTTPError):
+    """404: the resource does not exist (or NP6 rejected an identifier in the path)."""
+
+
+class NP6BadResponse(NP6HTTPError):
+    """A success status whose body cannot be used (not JSON, wrong shape, wrong content type)."""

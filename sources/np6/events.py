@@ -1,0 +1,367 @@
+"""Event resources: windowed reads of NP6 event feeds, routed into one table per event type.
+
+NP6 event endpoints return one bare JSON array per `[start, end)` window and have no
+pagination, so the window is the unit of paging, checkpointing and retry. One hidden resource,
+`event_feed`, reads the windows (a few requests in flight, results consumed in window order)
+and yields one `WindowBatch` per request; small transformers pick their table out of it. With
+every event table selected, the feed reads the account-wide mixed feed `GET /actions/events`:
+one request per window for all actions and types. With a subset, it reads the per-type feeds;
+with `actions` given, the per-action feeds.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, NamedTuple
+
+import dlt
+import pendulum
+import pyarrow as pa
+from dlt.sources import DltResource
+
+from .client import Fetched, NP6Client
+from .errors import NP6BadResponse
+from .normalize import Normalized, normalize_events
+from .settings import (
+    EVENT_ENDPOINTS,
+    EVENT_ENDPOINTS_BY_TABLE,
+    MIXED_FEED_PATH,
+    MIXED_ONLY_TABLES,
+    REJECTED_TABLE,
+    WINDOWS_TABLE,
+)
+from .windows import Window, plan_range, tile
+
+log = logging.getLogger("np6.events")
+
+
+class ReadUnit(NamedTuple):
+    """One request: a path for one window, the tables it fills and the action it is for."""
+
+    path: str
+    window: Window
+    tables: tuple[str, ...]
+    action_id: str | None
+    classification: str | None
+
+    @property
+    def resource(self) -> str:
+        """Name used in `_np6_windows`: the table, or `events` for the mixed feed."""
+        return self.tables[0] if len(self.tables) == 1 else "events"
+
+
+class WindowBatch(NamedTuple):
+    """What one request produced: the flat tables, the rejected elements and the request stats."""
+
+    unit: ReadUnit
+    tables: dict[str, pa.Table]
+    rejected: list[Any]
+    fetched: Fetched
+
+
+def plan_units(
+    windows: Sequence[Window],
+    tables: Sequence[str],
+    action_ids: Sequence[str] | None,
+    classification: str | None = None,
+) -> list[ReadUnit]:
+    """Decide which requests cover `tables` over `windows`, fewest requests first.
+
+    Every event table selected, account-wide: one mixed-feed request per window. Otherwise one
+    request per window and per-type endpoint (and per action when `action_ids` is given).
+    """
+    wanted = [t for t in tables if t in EVENT_ENDPOINTS_BY_TABLE or t in MIXED_ONLY_TABLES]
+    if not action_ids and set(EVENT_ENDPOINTS_BY_TABLE) <= set(wanted):
+        return [ReadUnit(MIXED_FEED_PATH, w, tuple(wanted), None, classification) for w in windows]
+    units = []
+    for window in windows:
+        for endpoint in (EVENT_ENDPOINTS_BY_TABLE[t] for t in wanted if t in EVENT_ENDPOINTS_BY_TABLE):
+            filt = classification if endpoint.classification else None
+            if not action_ids:
+                units.append(ReadUnit(endpoint.account_path, window, (endpoint.table,), None, filt))
+                continue
+            for action_id in action_ids:
+                path = endpoint.action_path.format(action_id=action_id)
+                units.append(ReadUnit(path, window, (endpoint.table,), action_id, filt))
+    return units
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Keep Python's cyclic GC out of JSON parsing and flattening.
+
+    Parsing a window allocates millions of small containers that are all alive until the Arrow
+    table is built; the collector would rescan them over and over (measured: up to 2x the parse
+    time). Nested pauses from several threads are counted so the last one out re-enables it.
+    """
+    global _gc_pauses
+    with _gc_lock:
+        if _gc_pauses == 0 and not gc.isenabled():
+            _gc_pauses = -1_000_000  # GC was already off: never turn it on
+        _gc_pauses += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0:
+                gc.enable()
+
+
+def _fetch(client: NP6Client, unit: ReadUnit) -> tuple[Any, Fetched]:
+    params: dict[str, Any] = {"start": unit.window.iso_start, "end": unit.window.iso_end, "sort": "asc"}
+    if unit.classification:
+        params["classification"] = unit.classification
+    with gc_paused():
+        data, fetched = client.get_json(unit.path, params, context=str(unit.window))
+    if not isinstance(data, list):
+        raise NP6BadResponse(
+            f"NP6 answered GET {unit.path} {unit.window} with a JSON {type(data).__name__}, "
+            "expected an array of events",
+            status=fetched.status,
+            path=unit.path,
+        )
+    return data, fetched
+
+
+def read_batches(
+    client: NP6Client, units: Sequence[ReadUnit], concurrency: int
+) -> Iterator[WindowBatch]:
+    """Fetch `units` with up to `concurrency` requests in flight; yield them in plan order."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="np6") as pool:
+        pending: deque[tuple[ReadUnit, Future[tuple[Any, Fetched]]]] = deque()
+        todo = iter(units)
+        for unit in todo:
+            pending.append((unit, pool.submit(_fetch, client, unit)))
+            if len(pending) >= concurrency:
+                break
+        while pending:
+            unit, future = pending.popleft()
+            data, fetched = future.result()
+            next_unit = next(todo, None)
+            if next_unit is not None:
+                pending.append((next_unit, pool.submit(_fetch, client, next_unit)))
+            with gc_paused():
+                normalized: Normalized = normalize_events(data, classification=unit.classification)
+            del data
+            yield WindowBatch(unit, normalized.tables, normalized.rejected, fetched)
+
+
+def window_record(batch: WindowBatch) -> dict[str, Any]:
+    """The `_np6_windows` row for one request: what was read, how much, how hard it was."""
+    unit = batch.unit
+    return {
+        "resource": unit.resource,
+        "endpoint": unit.path,
+        "action_id": unit.action_id or "",
+        "window_start": unit.window.start,
+        "window_end": unit.window.end,
+        "rows": sum(t.num_rows for t in batch.tables.values()),
+        "rejected": len(batch.rejected),
+        "requests": batch.fetched.requests,
+        "retries": batch.fetched.retries,
+        "seconds": round(batch.fetched.seconds, 3),
+        "status": "loaded",
+        "read_at": pendulum.now("UTC"),
+    }
+
+
+def rejected_records(batch: WindowBatch) -> Iterator[dict[str, Any]]:
+    """`_np6_rejected` rows: elements that could not be mapped, kept with the reason and raw JSON."""
+    unit = batch.unit
+    for item in batch.rejected:
+        digest = hashlib.sha1(f"{unit.path}\n{item.raw}".encode()).hexdigest()
+        yield {
+            "rejection_id": digest,
+            "endpoint": unit.path,
+            "window_start": unit.window.start,
+            "window_end": unit.window.end,
+            "reason": item.reason,
+            "raw": item.raw,
+            "rejected_at": pendulum.now("UTC"),
+        }
+
+
+def scope_key(table: str, action_id: str | None) -> str:
+    """Key of one cursor in the source state: per table, and per action in per-action mode."""
+    return f"{table}@{action_id}" if action_id else table
+
+
+def cursor_of(
+    state: dict[str, Any], tables: Sequence[str], action_ids: Sequence[str] | None
+) -> pendulum.DateTime | None:
+    """The oldest cursor among the scopes of this run (None if any scope never ran)."""
+    cursors = state.get("cursors", {})
+    values = [cursors.get(scope_key(t, a)) for t in tables for a in (action_ids or [None])]
+    if not values or any(v is None for v in values):
+        return None
+    return min(pendulum.parse(v) for v in values)
+
+
+def advance_cursors(
+    state: dict[str, Any],
+    tables: Sequence[str],
+    action_ids: Sequence[str] | None,
+    until: pendulum.DateTime,
+) -> None:
+    """Move every scope's cursor to `until`, never backwards."""
+    cursors = state.setdefault("cursors", {})
+    for key in (scope_key(t, a) for t in tables for a in (action_ids or [None])):
+        if cursors.get(key) is None or pendulum.parse(cursors[key]) < until:
+            cursors[key] = until.in_timezone("UTC").to_iso8601_string()
+
+
+class FeedConfig(NamedTuple):
+    """The settings that decide which windows a run of the feed reads."""
+
+    tables: tuple[str, ...]
+    action_ids: tuple[str, ...] | None
+    classification: str | None
+    window: timedelta
+    start_date: pendulum.DateTime
+    lookback: timedelta
+    safety_margin: timedelta
+    range_start: pendulum.DateTime | None = None
+    range_end: pendulum.DateTime | None = None
+    max_windows: int | None = None
+
+    @property
+    def backfill_key(self) -> str | None:
+        """State key of an explicit range's progress (None for scheduled runs)."""
+        if self.range_start is None and self.range_end is None:
+            return None
+        start = self.range_start.to_iso8601_string() if self.range_start else "start_date"
+        end = self.range_end.to_iso8601_string() if self.range_end else "now"
+        scopes = ",".join(scope_key(t, a) for t in self.tables for a in (self.action_ids or [None]))
+        return f"{start}/{end}/{scopes}"
+
+
+class FeedPlan(NamedTuple):
+    """The windows this run reads and how many of the planned windows are left for later runs."""
+
+    windows: list[Window]
+    remaining: int
+
+
+def plan_feed(config: FeedConfig, state: dict[str, Any], now: pendulum.DateTime) -> FeedPlan:
+    """Windows for this run: an explicit range (backfill) or the scheduled one.
+
+    Scheduled: from the oldest cursor of the selected scopes minus `lookback` (or `start_date` on
+    the first run) to `now - safety_margin`. Explicit: `[range_start, range_end)` resumed from
+    where an interrupted run of the same range stopped, capped at the same bound so no window
+    reaches into the future. At most `max_windows` are read per run; the rest is `remaining`.
+    """
+    bound = now - config.safety_margin
+    key = config.backfill_key
+    if key is not None:
+        start = config.range_start or config.start_date
+        done = state.get("backfills", {}).get(key)
+        start = max(start, pendulum.parse(done)) if done else start
+        end = min(config.range_end or bound, bound)
+    else:
+        start, end = plan_range(
+            cursor=cursor_of(state, config.tables, config.action_ids),
+            start_date=config.start_date,
+            lookback=config.lookback,
+            now=now,
+            safety_margin=config.safety_margin,
+        )
+    windows = tile(start, end, config.window)
+    take = len(windows) if config.max_windows is None else max(1, config.max_windows)
+    return FeedPlan(windows[:take], max(0, len(windows) - take))
+
+
+def checkpoint(state: dict[str, Any], config: FeedConfig, plan: FeedPlan) -> None:
+    """Record in the source state that the plan's windows are read (committed with their rows)."""
+    state["progress"] = {"remaining_windows": plan.remaining}
+    if not plan.windows:
+        return
+    until = plan.windows[-1].end
+    key = config.backfill_key
+    if key is None:
+        advance_cursors(state, config.tables, config.action_ids, until)
+    elif plan.remaining:
+        state.setdefault("backfills", {})[key] = until.to_iso8601_string()
+    else:
+        state.get("backfills", {}).pop(key, None)
+
+
+@dlt.resource(name="event_feed", selected=False)
+def event_feed(client: NP6Client, config: FeedConfig, concurrency: int) -> Iterator[WindowBatch]:
+    """Yield one `WindowBatch` per request of the plan; checkpoint when all are read.
+
+    dlt commits the source state together with the rows of the same load, so a window counts
+    as done only once its rows are in the destination.
+    """
+    state = dlt.current.source_state()
+    plan = plan_feed(config, state, pendulum.now("UTC"))
+    units = plan_units(plan.windows, config.tables, config.action_ids, config.classification)
+    for done, batch in enumerate(read_batches(client, units, concurrency), start=1):
+        log.info(
+            "%s%s %s: %d rows, %d request(s) [%d/%d]",
+            batch.unit.resource,
+            f" {batch.unit.action_id}" if batch.unit.action_id else "",
+            batch.unit.window,
+            sum(t.num_rows for t in batch.tables.values()),
+            batch.fetched.requests,
+            done,
+            len(units),
+        )
+        yield batch
+    checkpoint(state, config, plan)
+
+
+def event_table(table: str) -> DltResource:
+    """A transformer that keeps `table`'s rows out of each `WindowBatch`."""
+
+    def pick(batch: WindowBatch) -> Iterator[pa.Table]:
+        found = batch.tables.get(table)
+        if found is not None and found.num_rows:
+            yield found
+
+    return dlt.transformer(
+        pick,
+        name=table,
+        primary_key="id",
+        write_disposition="merge",
+        columns={"extra": {"data_type": "json"}},
+    )
+
+
+def windows_log() -> DltResource:
+    """Bookkeeping: one `_np6_windows` row per window read (see DATA-MODEL)."""
+
+    def record(batch: WindowBatch) -> Iterator[dict[str, Any]]:
+        yield window_record(batch)
+
+    return dlt.transformer(
+        record,
+        name=WINDOWS_TABLE,
+        primary_key=("resource", "action_id", "window_start", "window_end"),
+        write_disposition="merge",
+    )
+
+
+def rejected_log() -> DltResource:
+    """Elements NP6 sent that could not be mapped to a row, with the reason: nothing disappears."""
+
+    def record(batch: WindowBatch) -> Iterator[dict[str, Any]]:
+        yield from rejected_records(batch)
+
+    return dlt.transformer(record, name=REJECTED_TABLE, primary_key="rejection_id", write_disposition="merge")
+
+
+EVENT_TABLES = tuple(e.table for e in EVENT_ENDPOINTS) + MIXED_ONLY_TABLES

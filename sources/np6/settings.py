@@ -1,0 +1,130 @@
+"""Constants, defaults and the NP6 endpoint catalogue, as data.
+
+Adding an NP6 event type is one line in `EVENT_ENDPOINTS`; adding a resource is one line in
+`RESOURCES` (and its function in the family module).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+DEFAULT_BASE_URL = "https://api-cm.np6.com"
+PIPELINE_NAME = "np6"
+DATASET_NAME = "np6"
+SOURCE_NAME = "np6"
+# Not `np6.duckdb`: DuckDB names a file's catalog after it, and a catalog `np6` next to the
+# schema `np6` makes `np6.hits` ambiguous.
+DEFAULT_DUCKDB_FILE = "np6_data.duckdb"
+
+# Scheduling defaults (overridable in .dlt/config.toml [sources.np6] or SOURCES__NP6__*).
+DEFAULT_START_DATE = "-30d"  # first run only; later runs continue from the cursor
+DEFAULT_WINDOW = "1d"  # one request per window: NP6 event endpoints have no pagination
+DEFAULT_LOOKBACK = "1h"  # re-read for events published late; merge on id makes it free of duplicates
+DEFAULT_SAFETY_MARGIN = "5m"  # never read closer to "now" than this
+DEFAULT_CONCURRENCY = 4  # requests in flight at once
+DEFAULT_COMMIT_WINDOWS = 7  # windows loaded (and checkpointed) per commit by the CLI
+DEFAULT_TIMEOUT = 120.0  # seconds; a day of events can be a large body
+
+MIXED_FEED_PATH = "/actions/events"  # every event type of every action, one request per window
+ACTIONS_PATH = "/actions"  # deprecated in 8.1.0 and the only way to list actions
+ACTION_PATH = "/actions/{action_id}"
+
+
+class EventEndpoint(NamedTuple):
+    """One NP6 event family: the table it fills and where to read it.
+
+    `account_path` reads the family for every action (one request per window); `action_path`
+    reads it for one action. `classification` is true where NP6 accepts the robot filter.
+    """
+
+    table: str
+    event_type: str
+    account_path: str
+    action_path: str
+    classification: bool
+
+
+EVENT_ENDPOINTS: tuple[EventEndpoint, ...] = (
+    EventEndpoint("hits", "hit", "/actions/events/hits", "/actions/{action_id}/events/hits", True),
+    EventEndpoint(
+        "activations",
+        "activation",
+        "/actions/events/activations",
+        "/actions/{action_id}/events/activations",
+        False,
+    ),
+    EventEndpoint(
+        "bounces", "bounce", "/actions/events/bounces", "/actions/{action_id}/events/bounces", False
+    ),
+    EventEndpoint(
+        "cancellations",
+        "cancellation",
+        "/actions/events/cancellations",
+        "/actions/{action_id}/events/cancellations",
+        False,
+    ),
+)
+EVENT_ENDPOINTS_BY_TABLE = {e.table: e for e in EVENT_ENDPOINTS}
+
+# Tables only the mixed feed fills: event types NP6 has no per-type endpoint for.
+MIXED_ONLY_TABLES = ("executions", "other_events")
+
+WINDOWS_TABLE = "_np6_windows"
+REJECTED_TABLE = "_np6_rejected"
+
+
+class ResourceInfo(NamedTuple):
+    """What `np6 resources` prints and the README's resource table lists."""
+
+    name: str
+    endpoint: str
+    cursor: str
+    write_disposition: str
+    primary_key: str
+    default: bool
+    description: str
+
+
+RESOURCES: tuple[ResourceInfo, ...] = (
+    ResourceInfo(
+        "actions",
+        "GET /actions, GET /actions/{id}",
+        "none (full refresh)",
+        "merge",
+        "id",
+        True,
+        "email/SMS actions (campaigns, messages) with subject and sender",
+    ),
+    *(
+        ResourceInfo(
+            e.table,
+            f"GET {MIXED_FEED_PATH} (or {e.account_path}, {e.action_path})",
+            "event timestamp, [start, end) windows",
+            "merge",
+            "id",
+            True,
+            f"one row per {e.event_type} event",
+        )
+        for e in EVENT_ENDPOINTS
+    ),
+    ResourceInfo(
+        "executions",
+        f"GET {MIXED_FEED_PATH}",
+        "event timestamp, [start, end) windows",
+        "merge",
+        "id",
+        True,
+        "execution events when the mixed feed carries them",
+    ),
+    ResourceInfo(
+        "other_events",
+        f"GET {MIXED_FEED_PATH}",
+        "event timestamp, [start, end) windows",
+        "merge",
+        "id",
+        True,
+        "any other event type (complaint, reply, new types): kept, never dropped",
+    ),
+)
+RESOURCE_NAMES = tuple(r.name for r in RESOURCES)
+EVENT_RESOURCE_NAMES = tuple(r.name for r in RESOURCES if r.name != "actions")
