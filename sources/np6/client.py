@@ -231,6 +231,7 @@ class NP6Client:
         self._slots = threading.Semaphore(self.concurrency)
         self._gate = _Gate(clock, sleep)
         self._lock = threading.Lock()
+        self._answered = False  # set once any HTTP answer arrived; see _prepare_retry
         self._stats = {"requests": 0, "retries": 0, "rate_limited_waits": 0,
                        "waited_seconds": 0.0, "rate_limited_seconds": 0.0}
         self._http = self._open(transport, user_agent)
@@ -333,6 +334,7 @@ class NP6Client:
             response = self._http.get(call.path, params=params)
         except httpx.RequestError as exc:
             raise self._transport_retry(exc) from None
+        self._answered = True
         log.debug("%s -> %d (%d bytes)", call.where, response.status_code, len(response.content))
         return response
 
@@ -408,7 +410,9 @@ class NP6Client:
         """Wait as the failure requires before the next attempt, or raise if none is left."""
         if retry.kind == "connect":
             call.connect_failures += 1
-        if call.requests >= self.max_attempts:
+        # A host that never answered this client is a setting to fix (base URL, network), not a
+        # blip to wait out: say so at once instead of backing off for half a minute.
+        if call.requests >= self.max_attempts or (retry.kind == "connect" and not self._answered):
             raise self._give_up(call, retry)
         if retry.kind == "rate":
             wait, why = self._pause_everyone(call, retry)
@@ -450,8 +454,10 @@ class NP6Client:
     def _give_up(self, call: _Call, retry: _Retry) -> NP6HTTPError:
         """The error that ends a call whose attempts are used up, chosen by what went wrong."""
         if call.connect_failures == call.requests:
+            advice = (f"gave up after {call.requests} attempts" if self._answered
+                      else "the host never answered: check base_url (SOURCES__NP6__BASE_URL)")
             return self._error(NP6Unreachable, f"cannot reach NP6 at {self.origin} ({retry.label}) on "
-                               f"{call.where}: gave up after {call.requests} attempts", None, call)
+                               f"{call.where}: {advice}", None, call)
         error_class: type[NP6HTTPError] = {"rate": NP6RateLimited, "body": NP6BadResponse}.get(
             retry.kind, NP6ServerError)
         message = (f"{retry.problem} on {call.where}{retry.detail}: gave up after {call.requests} "

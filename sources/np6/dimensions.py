@@ -28,8 +28,8 @@ def warn_deprecated(path: str, why: str) -> None:
 
 def list_actions(client: NP6Client) -> list[dict[str, Any]]:
     """All actions of the account from the (deprecated, unreplaced) list operation."""
-    warn_deprecated(ACTIONS_PATH, "the reference names no other way to list actions")
     data, _ = client.get_json(ACTIONS_PATH, context="actions")
+    warn_deprecated(ACTIONS_PATH, "the reference names no other way to list actions")
     if not isinstance(data, list):
         raise NP6BadResponse(
             f"NP6 answered GET {ACTIONS_PATH} with a JSON {type(data).__name__}, expected an array",

@@ -43,6 +43,20 @@ from .windows import Window, plan_range, tile
 log = logging.getLogger("np6.events")
 
 
+class _JsonHintNotice(logging.Filter):
+    """Drop dlt's notice that our `json` hint on `extra` overrides Arrow's `string` type.
+
+    The override is intended: Arrow has no JSON type dlt maps, so `extra` travels as text and
+    the destination stores it as JSON. Every other dlt message passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "when merging arrow schema with dlt schema" not in record.getMessage()
+
+
+logging.getLogger("dlt").addFilter(_JsonHintNotice())
+
+
 class ReadUnit(NamedTuple):
     """One request: a path for one window, the tables it fills and the action it is for."""
 

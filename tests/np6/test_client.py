@@ -408,8 +408,17 @@ def test_timeouts_forever_raise_server_error() -> None:
 
 
 def test_connect_errors_then_5xx_are_a_server_error_not_unreachable() -> None:
+    client = make_client(Script(200, httpx.ConnectError, 502), max_attempts=2)
+    client.get(PATH)  # the host answered once: later connect errors are blips to retry
     with pytest.raises(NP6ServerError):
-        make_client(Script(httpx.ConnectError, 502), max_attempts=2).get(PATH)
+        client.get(PATH)
+
+
+def test_connect_error_after_an_answer_is_retried() -> None:
+    script = Script(200, httpx.ConnectError, 200)
+    client = make_client(script, max_attempts=3)
+    client.get(PATH)
+    assert client.get(PATH).retries == 1
 
 
 def test_html_200_is_retried_then_bad_response() -> None:
@@ -449,8 +458,9 @@ def test_unreachable_host_raises_quickly() -> None:
         client.get("/actions")
     assert time.monotonic() - started < 2
     assert str(raised.value) == (f"cannot reach NP6 at http://127.0.0.1:{port} (connection refused) on "
-                                 "GET /actions: gave up after 3 attempts")
-    assert raised.value.status is None and len(fake.sleeps) == 2
+                                 "GET /actions: the host never answered: check base_url "
+                                 "(SOURCES__NP6__BASE_URL)")
+    assert raised.value.status is None and fake.sleeps == []  # a host never reached is not retried
 
 
 # --- settings -------------------------------------------------------------------------------

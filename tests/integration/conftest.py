@@ -1,0 +1,74 @@
+"""Run the real `np6` command against the local NP6 sandbox and a real DuckDB file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+NP6 = shutil.which("np6", path=os.path.dirname(sys.executable)) or "np6"
+
+
+@dataclass
+class CliResult:
+    """Exit code and output of one `np6` run."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def output(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Workspace:
+    """A working directory unrelated to the repo, with its own DuckDB file and dlt data dir."""
+
+    root: Path
+    env: dict[str, str]
+
+    @property
+    def duckdb(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    def np6(self, *args: str, timeout: float = 300) -> CliResult:
+        proc = subprocess.run(
+            [NP6, *args], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.duckdb), read_only=True) as con:
+            return con.sql(sql).fetchall()
+
+    def ids(self, table: str) -> list[str]:
+        return [r[0] for r in self.query(f"SELECT id FROM np6.{table}")]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Callable[..., Workspace]:
+    """Factory: a workspace pointed at a sandbox (url, key); env as a scheduled job would set it."""
+
+    def make(url: str, api_key: str, **extra: str) -> Workspace:
+        root = tmp_path / "job"
+        root.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+        env.update(
+            SOURCES__NP6__API_KEY=api_key,
+            SOURCES__NP6__BASE_URL=url,
+            DESTINATION__DUCKDB__CREDENTIALS=str(root / "warehouse.duckdb"),
+            DLT_DATA_DIR=str(tmp_path / "dlt-data"),
+            **extra,
+        )
+        return Workspace(root, env)
+
+    return make
