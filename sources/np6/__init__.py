@@ -21,6 +21,7 @@ import httpx
 from dlt.sources import DltResource
 
 from .client import NP6Client
+from .decode import default_workers
 from .dimensions import actions
 from .errors import NP6ConfigError, NP6Error
 from .events import (
@@ -110,6 +111,7 @@ def np6_source(
     range_start: Optional[str] = None,
     range_end: Optional[str] = None,
     max_windows: Optional[int] = None,
+    decode_workers: Optional[int] = None,
     transport: Optional[httpx.BaseTransport] = None,
 ) -> list[DltResource]:
     """NP6 actions and events, windowed and incremental.
@@ -130,6 +132,8 @@ def np6_source(
         range_end: end of the explicit range (exclusive; capped at now - safety_margin).
         max_windows: read at most this many windows (a commit group); the rest is left for the
             next run, which resumes there. A backfill never moves the scheduled cursor.
+        decode_workers: processes that parse and flatten responses beside the main one
+            (default: one per core; 0 decodes in this process).
         transport: an httpx transport to use instead of the network (tests).
     """
     names = select_resources(resources)
@@ -150,7 +154,8 @@ def np6_source(
     if "actions" in names:
         selected.append(actions(client, concurrency))
     if config.tables:
-        feed = event_feed(client, config, concurrency)
+        workers = default_workers() if decode_workers is None else decode_workers
+        feed = event_feed(client, config, concurrency, workers)
         selected.append(feed)
         selected.extend(feed | event_table(t) for t in config.tables)
         selected.extend([feed | windows_log(), feed | rejected_log()])

@@ -11,14 +11,11 @@ with `actions` given, the per-action feeds.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import logging
-import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, NamedTuple
 
@@ -29,6 +26,7 @@ from dlt.sources import DltResource
 
 from .client import Fetched, NP6Client
 from .errors import NP6BadResponse
+from .decode import BadBody, gc_paused, submit
 from .normalize import Normalized, normalize_events
 from .settings import (
     EVENT_ENDPOINTS,
@@ -108,69 +106,54 @@ def plan_units(
     return units
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Keep Python's cyclic GC out of JSON parsing and flattening.
-
-    Parsing a window allocates millions of small containers that are all alive until the Arrow
-    table is built; the collector would rescan them over and over (measured: up to 2x the parse
-    time). Nested pauses from several threads are counted so the last one out re-enables it.
-    """
-    global _gc_pauses
-    with _gc_lock:
-        if _gc_pauses == 0 and not gc.isenabled():
-            _gc_pauses = -1_000_000  # GC was already off: never turn it on
-        _gc_pauses += 1
-        gc.disable()
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0:
-                gc.enable()
-
-
-def _fetch(client: NP6Client, unit: ReadUnit) -> tuple[Any, Fetched]:
+def _params(unit: ReadUnit) -> dict[str, Any]:
     params: dict[str, Any] = {"start": unit.window.iso_start, "end": unit.window.iso_end, "sort": "asc"}
     if unit.classification:
         params["classification"] = unit.classification
+    return params
+
+
+def _reread(client: NP6Client, unit: ReadUnit, bad: BadBody) -> tuple[Normalized, Fetched]:
+    """A body that did not decode: read it again through the client's retry policy."""
+    log.warning("GET %s %s: body was %s; reading it again", unit.path, unit.window, bad.reason)
     with gc_paused():
-        data, fetched = client.get_json(unit.path, params, context=str(unit.window))
-    if not isinstance(data, list):
-        raise NP6BadResponse(
-            f"NP6 answered GET {unit.path} {unit.window} with a JSON {type(data).__name__}, "
-            "expected an array of events",
-            status=fetched.status,
-            path=unit.path,
-        )
-    return data, fetched
+        data, fetched = client.get_json(unit.path, _params(unit), context=str(unit.window))
+        if not isinstance(data, list):
+            raise NP6BadResponse(
+                f"NP6 answered GET {unit.path} {unit.window} with a JSON {type(data).__name__}, "
+                "expected an array of events",
+                status=fetched.status,
+                path=unit.path,
+            )
+        return normalize_events(data, classification=unit.classification), fetched
+
+
+def read_unit(client: NP6Client, unit: ReadUnit, workers: int) -> tuple[Normalized, Fetched]:
+    """Fetch one window (HTTP in this process) and decode it (in a worker process if any)."""
+    fetched = client.get(unit.path, _params(unit), context=str(unit.window))
+    decoded = submit(fetched.body, unit.classification, workers).result()
+    if isinstance(decoded, BadBody):
+        return _reread(client, unit, decoded)
+    return decoded, fetched
 
 
 def read_batches(
-    client: NP6Client, units: Sequence[ReadUnit], concurrency: int
+    client: NP6Client, units: Sequence[ReadUnit], concurrency: int, workers: int = 0
 ) -> Iterator[WindowBatch]:
-    """Fetch `units` with up to `concurrency` requests in flight; yield them in plan order."""
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="np6") as pool:
-        pending: deque[tuple[ReadUnit, Future[tuple[Any, Fetched]]]] = deque()
+    """Read `units` with up to `concurrency` requests in flight; yield them in plan order."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="np6") as threads:
+        pending: deque[tuple[ReadUnit, Future[tuple[Normalized, Fetched]]]] = deque()
         todo = iter(units)
         for unit in todo:
-            pending.append((unit, pool.submit(_fetch, client, unit)))
-            if len(pending) >= concurrency:
+            pending.append((unit, threads.submit(read_unit, client, unit, workers)))
+            if len(pending) >= max(1, concurrency):
                 break
         while pending:
             unit, future = pending.popleft()
-            data, fetched = future.result()
+            normalized, fetched = future.result()
             next_unit = next(todo, None)
             if next_unit is not None:
-                pending.append((next_unit, pool.submit(_fetch, client, next_unit)))
-            with gc_paused():
-                normalized: Normalized = normalize_events(data, classification=unit.classification)
-            del data
+                pending.append((next_unit, threads.submit(read_unit, client, next_unit, workers)))
             yield WindowBatch(unit, normalized.tables, normalized.rejected, fetched)
 
 
@@ -314,7 +297,9 @@ def checkpoint(state: dict[str, Any], config: FeedConfig, plan: FeedPlan) -> Non
 
 
 @dlt.resource(name="event_feed", selected=False)
-def event_feed(client: NP6Client, config: FeedConfig, concurrency: int) -> Iterator[WindowBatch]:
+def event_feed(
+    client: NP6Client, config: FeedConfig, concurrency: int, workers: int = 0
+) -> Iterator[WindowBatch]:
     """Yield one `WindowBatch` per request of the plan; checkpoint when all are read.
 
     dlt commits the source state together with the rows of the same load, so a window counts
@@ -323,7 +308,7 @@ def event_feed(client: NP6Client, config: FeedConfig, concurrency: int) -> Itera
     state = dlt.current.source_state()
     plan = plan_feed(config, state, pendulum.now("UTC"))
     units = plan_units(plan.windows, config.tables, config.action_ids, config.classification)
-    for done, batch in enumerate(read_batches(client, units, concurrency), start=1):
+    for done, batch in enumerate(read_batches(client, units, concurrency, workers), start=1):
         log.info(
             "%s%s %s: %d rows, %d request(s) [%d/%d]",
             batch.unit.resource,
@@ -350,7 +335,7 @@ def event_table(table: str) -> DltResource:
         pick,
         name=table,
         primary_key="id",
-        write_disposition="merge",
+        write_disposition={"disposition": "merge", "strategy": "insert-only"},
         columns={"extra": {"data_type": "json"}},
     )
 

@@ -1,0 +1,165 @@
+"""Fault knobs of the sandbox: the ways NP6 can misbehave that a connector must survive.
+
+`Faults` is the setting (all off by default; JSON-friendly, so `POST /_sandbox/faults` can replace
+it at runtime). `FaultInjector` is its runtime state: counters, the rate window and a seeded random
+generator. The server calls `FaultInjector.admit()` once per API request (actions and events
+routes, after routing and authentication; never for `/_sandbox/*`) and either sends the `Reply` it
+returns instead of the real answer, or sends the real answer with the extra headers it returns.
+
+The steps run in order: latency, rate limit, fail-first, random errors. What NP6 documents about
+rate limiting (np6-api.md §1.3): 429 over the limit, `X-RateLimit-Limit`, `-Remaining`, `-Reset`
+headers that "may" be present, nothing about `Retry-After`. The sandbox sends `Retry-After` in
+seconds and `X-RateLimit-Reset` in epoch seconds, and can leave out either to mimic a stingier API.
+
+Adding a fault: a knob on `Faults` (off by default) and a step method that returns a `Reply` to
+send instead (a timeout is a step that sleeps). A fault that spoils a good answer instead
+(truncated JSON, an HTML page with 200, a wrong content type) belongs to a second hook applied to
+the real `Reply` before it is written; none exists yet.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import orjson
+
+Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What goes wrong, and how often.
+
+    Attributes:
+        rate_limit: at most this many API requests per `rate_window_s` seconds, then 429.
+        rate_window_s: length of the fixed rate window.
+        rate_headers: send `X-RateLimit-Limit/Remaining/Reset` (on every response while a limit is set).
+        retry_after: send `Retry-After` (seconds) with a 429.
+        error_rate: probability that a request answers `error_status` (seeded by `seed`).
+        error_status: the status of those random errors.
+        fail_first: the first N requests answer 500, later ones are normal.
+        latency_ms: sleep this long before answering each request.
+        seed: seed of the random errors.
+    """
+
+    rate_limit: int | None = None
+    rate_window_s: float = 1.0
+    rate_headers: bool = True
+    retry_after: bool = True
+    error_rate: float = 0.0
+    error_status: int = 503
+    fail_first: int = 0
+    latency_ms: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.rate_limit is not None and self.rate_limit < 1:
+            raise ValueError("rate_limit must be at least 1 (or None for no limit)")
+        if self.rate_window_s <= 0:
+            raise ValueError("rate_window_s must be positive")
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ValueError("error_rate must be between 0 and 1")
+        if not 400 <= self.error_status <= 599:
+            raise ValueError("error_status must be a 4xx or 5xx status")
+        if self.fail_first < 0 or self.latency_ms < 0:
+            raise ValueError("fail_first and latency_ms cannot be negative")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Faults:
+        """Faults from a JSON object; unknown keys are an error (a typo must not pass silently)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown fault knob(s): {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete answer: status, extra headers and a JSON body."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def error_reply(status: int, message: str, headers: Headers | None = None, **extra: Any) -> Reply:
+    """A small JSON error body, `{"message": ...}` plus any extra fields."""
+    return Reply(status, orjson.dumps({"message": message, **extra}), tuple(headers or ()))
+
+
+class FaultInjector:
+    """The runtime state of one `Faults` setting; safe to share between the server's threads."""
+
+    def __init__(
+        self,
+        faults: Faults | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.faults = faults or Faults()
+        self._clock, self._wall_clock, self._sleep = clock, wall_clock, sleep
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.faults.seed)
+        self._admitted = 0
+        self._window_start = -math.inf
+        self._window_count = 0
+
+    def admit(self) -> tuple[Reply | None, Headers]:
+        """Decide the fate of one request: (a reply to send instead, or None; headers to add)."""
+        if self.faults.latency_ms:
+            self._sleep(self.faults.latency_ms / 1000)
+        headers: Headers = []
+        with self._lock:
+            for step in (self._rate_limit, self._fail_first, self._random_error):
+                reply = step(headers)
+                if reply is not None:
+                    return reply, headers
+        return None, headers
+
+    def _rate_limit(self, headers: Headers) -> Reply | None:
+        """A fixed window opened by the first request after the previous one closed."""
+        f = self.faults
+        if f.rate_limit is None:
+            return None
+        now = self._clock()
+        if now >= self._window_start + f.rate_window_s:
+            self._window_start, self._window_count = now, 0
+        left = self._window_start + f.rate_window_s - now
+        over = self._window_count >= f.rate_limit
+        if not over:
+            self._window_count += 1
+        if f.rate_headers:
+            headers += [
+                ("X-RateLimit-Limit", str(f.rate_limit)),
+                ("X-RateLimit-Remaining", str(f.rate_limit - self._window_count)),
+                ("X-RateLimit-Reset", str(math.ceil(self._wall_clock() + left))),
+            ]
+        if not over:
+            return None
+        if f.retry_after:
+            headers.append(("Retry-After", str(max(1, math.ceil(left)))))
+        return error_reply(429, "rate limit exceeded")
+
+    def _fail_first(self, headers: Headers) -> Reply | None:
+        self._admitted += 1
+        if self._admitted <= self.faults.fail_first:
+            return error_reply(500, "injected failure (fail_first)")
+        return None
+
+    def _random_error(self, headers: Headers) -> Reply | None:
+        if self.faults.error_rate and self._rng.random() < self.faults.error_rate:
+            return error_reply(self.faults.error_status, "injected failure (error_rate)")
+        return None
