@@ -115,8 +115,26 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def check_load_args(args: argparse.Namespace) -> None:
+    """Fail fast, before any pipeline or request exists, on arguments that cannot work."""
+    from sources.np6 import select_resources
+    from sources.np6.windows import parse_duration, parse_instant
+
+    start = parse_instant(args.start, setting="--start") if args.start else None
+    end = parse_instant(args.end, setting="--end") if args.end else None
+    if start is not None and end is not None and end <= start:
+        raise NP6ConfigError(f"--end {args.end} is not after --start {args.start}")
+    if args.window:
+        parse_duration(args.window, setting="--window")
+    if args.commit_every < 1:
+        raise NP6ConfigError("--commit-every must be at least 1")
+    select_resources(args.resources)
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     from pipelines.np6_pipeline import load_and_report
+
+    check_load_args(args)
 
     source_args: dict[str, Any] = {
         "range_start": args.start,

@@ -81,11 +81,17 @@ def default_workers() -> int:
     return cores if cores > 1 else 0
 
 
-def _shutdown() -> None:
+def shutdown(wait: bool = True) -> None:
+    """Stop the worker processes (they start again on the next decode)."""
     global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=wait, cancel_futures=True)
+            _pool = None
+
+
+def _shutdown() -> None:
+    shutdown(wait=False)
 
 
 def pool(workers: int) -> ProcessPoolExecutor:
