@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench
+.PHONY: install demo test bench postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ install: $(STAMP)
 demo: install
 	$(BIN)/np6 demo
 
+# The warehouse tests start PostgreSQL through .ci/postgres.sh themselves when none answers;
+# `make postgres` does it up front and prints the DSN (export it as NP6_TEST_POSTGRES).
 test: install
 	$(BIN)/python -m pytest -q
+
+postgres:
+	.ci/postgres.sh
 
 bench: install
 	$(BIN)/python benchmarks/bench_load.py

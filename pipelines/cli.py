@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from sources.np6.errors import NP6ConfigError, NP6Error
+from sources.np6.errors import NP6ConfigError, find_np6_error
 from sources.np6.settings import (
     DATASET_NAME,
     DEFAULT_COMMIT_WINDOWS,
@@ -182,21 +182,6 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def root_error(exc: BaseException) -> BaseException:
-    """The NP6 error behind dlt's wrappers (PipelineStepFailed, extraction errors), if any."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop(0)
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, NP6Error):
-            return current
-        todo.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
-    return exc
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `np6` console script."""
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
@@ -208,8 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("np6: interrupted; windows already committed stay loaded, re-run to resume", file=sys.stderr)
         return 130
     except Exception as exc:  # one line for expected failures, a traceback for bugs
-        root = root_error(exc)
-        if isinstance(root, NP6Error):
+        root = find_np6_error(exc)
+        if root is not None:
             print(f"np6: error: {root}", file=sys.stderr)
             return 2 if isinstance(root, NP6ConfigError) else 1
         raise

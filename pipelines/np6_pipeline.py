@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.destination import Destination
 
 from sources.np6.errors import NP6ConfigError
 from sources.np6.runner import LoadSummary, run_load
@@ -21,7 +23,11 @@ from sources.np6.settings import (
     DEFAULT_COMMIT_WINDOWS,
     DEFAULT_DUCKDB_FILE,
     PIPELINE_NAME,
+    SOURCE_NAME,
 )
+
+# The curated dlt schema of a source checkout (see `schema_paths`).
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 def duckdb_destination(dataset: str, default_file: str = DEFAULT_DUCKDB_FILE) -> Any:
@@ -43,27 +49,65 @@ def duckdb_destination(dataset: str, default_file: str = DEFAULT_DUCKDB_FILE) ->
     return dlt.destinations.duckdb(target if path is None else None)
 
 
+def schema_paths(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, str]:
+    """dlt's import/export schema folders: `schemas/import` holds the curated warehouse contract
+    (types, keys, column order, descriptions), `schemas/export` receives the schema after each
+    run. Resolved from this file, so any working directory works; an installed copy without the
+    folder uses dlt's inferred schema instead."""
+    if not (schemas_dir / "import" / f"{SOURCE_NAME}.schema.yaml").is_file():
+        return {}
+    return {
+        "import_schema_path": str(schemas_dir / "import"),
+        "export_schema_path": str(schemas_dir / "export"),
+    }
+
+
+def named_destination(name: str, pipeline_name: str = PIPELINE_NAME) -> Destination[Any, Any]:
+    """A destination by name (`postgres`, `filesystem`, `bigquery`, ...), configured the dlt way.
+
+    A pipeline other than the default one merges through its own staging dataset
+    (`np6_staging_<pipeline>`): pipelines loading one dataset at the same time must not truncate
+    each other's staging tables.
+    """
+    if pipeline_name == PIPELINE_NAME:
+        return Destination.from_reference(name)
+    suffix = re.sub(r"\W+", "_", pipeline_name).lower()
+    return Destination.from_reference(name, staging_dataset_name_layout=f"%s_staging_{suffix}")
+
+
 def make_pipeline(
     pipeline_name: str = PIPELINE_NAME,
     destination: Any = "duckdb",
     dataset: str = DATASET_NAME,
     **kwargs: Any,
 ) -> dlt.Pipeline:
-    """The NP6 pipeline (DuckDB: see `duckdb_destination` for the file it writes)."""
+    """The NP6 pipeline into any dlt destination: a name (`postgres`, `filesystem`, ...) takes
+    its credentials the dlt way (`DESTINATION__POSTGRES__CREDENTIALS`, ...); DuckDB: see
+    `duckdb_destination` for the file it writes."""
     if destination == "duckdb":
         destination = duckdb_destination(dataset)
+    elif isinstance(destination, str):
+        destination = named_destination(destination, pipeline_name)
     return dlt.pipeline(
-        pipeline_name=pipeline_name, destination=destination, dataset_name=dataset, **kwargs
+        pipeline_name=pipeline_name,
+        destination=destination,
+        dataset_name=dataset,
+        **{**schema_paths(), **kwargs},
     )
 
 
 def describe_destination(pipeline: dlt.Pipeline) -> str:
-    """'duckdb /path/np6_data.duckdb, dataset np6' (no credentials other than a file path)."""
+    """'duckdb /path/np6_data.duckdb, dataset np6', 'postgres host:5432/db, dataset np6' (never a
+    password)."""
     name = pipeline.destination.destination_name
     where = ""
+    config = pipeline.destination_client().config  # type: ignore[attr-defined]
     if name == "duckdb":
-        config = pipeline.destination_client().config  # type: ignore[attr-defined]
         where = f" {config.credentials.database}"
+    elif name == "filesystem":
+        where = f" {config.bucket_url}"
+    elif getattr(config.credentials, "host", None):  # never the password
+        where = f" {config.credentials.host}:{config.credentials.port}/{config.credentials.database}"
     return f"{name}{where}, dataset {pipeline.dataset_name}"
 
 
@@ -76,6 +120,12 @@ def print_summary(summary: LoadSummary) -> None:
     )
     for table, rows in sorted(summary.rows.items()):
         print(f"  {table:<24}{rows:>12,}")
+    print(f"Rejected rows (kept in _np6_rejected with reason and raw JSON): {summary.rejected:,}")
+    waits = summary.waits
+    if waits.get("retries"):
+        print(f"Waited {waits.get('waited_seconds', 0):.1f} s over {waits['retries']:.0f} retries "
+              f"({waits.get('rate_limited_waits', 0):.0f} rate-limit pauses totalling "
+              f"{waits.get('rate_limited_seconds', 0):.1f} s, the rest backoff after errors).")
 
 
 def load_and_report(

@@ -1,7 +1,10 @@
-"""dlt source for the NP6 (Chapsvision CM) API: actions and their email/SMS events.
+"""dlt source for the NP6 (Chapsvision CM) API: actions, their email/SMS events, archives and
+the account's dimensions.
 
 Tables (see DATA-MODEL.md): `actions`, `hits`, `activations`, `bounces`, `cancellations`,
-`executions`, `other_events`, plus the bookkeeping tables `_np6_windows` and `_np6_rejected`.
+`executions`, `other_events`, `archives`, the dimensions `fields`, `value_lists`, `segments`,
+`imports`, `mobile_applications`, `marketing_pressure_topics`, `marketing_pressure_rules`, plus
+the bookkeeping tables `_np6_windows` and `_np6_rejected`.
 
     pipeline = dlt.pipeline("np6", destination="duckdb", dataset_name="np6")
     pipeline.run(np6_source(), loader_file_format="parquet")
@@ -12,6 +15,7 @@ Settings come the dlt way: `[sources.np6]` in `.dlt/config.toml` / `.dlt/secrets
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, List, Optional
@@ -22,11 +26,13 @@ from dlt.sources import DltResource
 
 from .client import NP6Client
 from .decode import default_workers
-from .dimensions import actions
+from .archives import archives
+from .dimensions import actions, dimension
 from .errors import NP6ConfigError, NP6Error
 from .events import (
     EVENT_TABLES,
     FeedConfig,
+    SplitLimits,
     event_feed,
     event_table,
     rejected_log,
@@ -40,11 +46,17 @@ from .settings import (
     DEFAULT_START_DATE,
     DEFAULT_TIMEOUT,
     DEFAULT_WINDOW,
+    DIMENSION_ENDPOINTS,
     RESOURCE_NAMES,
     RESOURCES,
     SOURCE_NAME,
 )
 from .windows import parse_duration, parse_instant
+
+# The warehouse contract keeps dlt's own `_dlt_load_id` and `_dlt_id` columns on every table;
+# dlt adds them to Arrow tables only when asked. Explicit settings still win.
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
 
 __all__ = ["np6_source", "NP6Error", "select_resources", "feed_config"]
 
@@ -75,6 +87,8 @@ def feed_config(
     range_start: Any = None,
     range_end: Any = None,
     max_windows: int | None = None,
+    min_window: Any = "1m",
+    max_body_bytes: int | None = None,
 ) -> FeedConfig:
     """Parse and check the windowing settings once, before any request."""
     start = parse_instant(range_start) if range_start else None
@@ -92,6 +106,7 @@ def feed_config(
         range_start=start,
         range_end=end,
         max_windows=max_windows,
+        limits=SplitLimits(parse_duration(min_window), max_body_bytes or None),
     )
 
 
@@ -112,6 +127,12 @@ def np6_source(
     range_end: Optional[str] = None,
     max_windows: Optional[int] = None,
     decode_workers: Optional[int] = None,
+    max_attempts: int = 6,
+    backoff_base: float = 1.0,
+    max_wait: float = 300.0,
+    max_total_wait: float = 1800.0,
+    min_window: str = "1m",
+    max_body_bytes: Optional[int] = None,
     transport: Optional[httpx.BaseTransport] = None,
 ) -> list[DltResource]:
     """NP6 actions and events, windowed and incremental.
@@ -134,6 +155,13 @@ def np6_source(
             next run, which resumes there. A backfill never moves the scheduled cursor.
         decode_workers: processes that parse and flatten responses beside the main one
             (default: one per core; 0 decodes in this process).
+        max_attempts: requests per call before giving up on 5xx, timeouts or bad bodies.
+        backoff_base: first backoff ceiling in seconds (doubles per attempt, full jitter).
+        max_wait: ceiling in seconds of any single wait, whatever Retry-After says.
+        max_total_wait: ceiling in seconds of all rate-limit pauses of one commit group.
+        min_window: a window that times out or is over `max_body_bytes` is read in halves,
+            down to this size.
+        max_body_bytes: split windows whose answer is larger than this (default: no limit).
         transport: an httpx transport to use instead of the network (tests).
     """
     names = select_resources(resources)
@@ -148,11 +176,18 @@ def np6_source(
         range_start=range_start,
         range_end=range_end,
         max_windows=max_windows,
+        min_window=min_window,
+        max_body_bytes=max_body_bytes,
     )
-    client = NP6Client(base_url, api_key, timeout=timeout, concurrency=concurrency, transport=transport)
+    client = NP6Client(base_url, api_key, timeout=timeout, concurrency=concurrency, transport=transport,
+                       max_attempts=max_attempts, backoff_base=backoff_base, max_wait=max_wait,
+                       max_total_wait=max_total_wait)
     selected: list[DltResource] = []
     if "actions" in names:
         selected.append(actions(client, concurrency))
+    selected.extend(dimension(client, d) for d in DIMENSION_ENDPOINTS if d.table in names)
+    if "archives" in names:
+        selected.append(archives(client, config))
     if config.tables:
         workers = default_workers() if decode_workers is None else decode_workers
         feed = event_feed(client, config, concurrency, workers)

@@ -12,12 +12,14 @@ answer came)::
       ├─ 429 ─► close the gate for EVERY thread for
       │         Retry-After | X-RateLimit-Reset | backoff   (each wait <= max_wait);
       │         429 pauses over the client's life > max_total_wait ──► NP6RateLimited
-      ├─ 5xx, timeout, dropped connection, 2xx whose body is not JSON
+      ├─ 5xx, timeout, dropped connection, 2xx whose body is not JSON or is `text/*`
       │     ─► this thread sleeps Retry-After (<= max_wait) if a 5xx sends one, else
       │        uniform(0, min(backoff_max, backoff_base * 2**n))   (full jitter)
       └─ retried until `max_attempts` requests were made, then by the last failure:
             429 ─► NP6RateLimited   not JSON ─► NP6BadResponse   5xx/timeout ─► NP6ServerError
             no connection could be opened on any attempt ─► NP6Unreachable
+      (a call made with `split_on_timeout` gives up at its first timeout with `NP6Timeout`,
+       so the caller can read the window in halves instead of waiting for it again)
 
 The gate is one shared "not before" instant. Besides 429s, any response whose
 `X-RateLimit-Remaining` is below `concurrency` closes it until `X-RateLimit-Reset`, so the
@@ -54,10 +56,25 @@ from .errors import (
     NP6NotFound,
     NP6RateLimited,
     NP6ServerError,
+    NP6Timeout,
     NP6Unreachable,
 )
 
 log = logging.getLogger("np6.client")
+
+# Archive lists answer `application/vnd.np6.cm.mail.archive` and imports
+# `application/vnd.mperf.v8.import.v1+json` (np6-api.md §1.7); both bodies are JSON.
+ACCEPT = "application/json, application/vnd.np6.cm.mail.archive, application/vnd.mperf.v8.import.v1+json"
+
+
+_process_totals: dict[str, float] = {}
+_process_lock = threading.Lock()
+
+
+def process_totals() -> dict[str, float]:
+    """`stats` summed over every client of this process (a run builds one client per group)."""
+    with _process_lock:
+        return dict(_process_totals)
 
 ErrorT = TypeVar("ErrorT", bound=NP6HTTPError)
 Decoder = Callable[[bytes], Any]
@@ -100,6 +117,7 @@ class _Call:
     requests: int = 0
     waited: float = 0.0
     connect_failures: int = 0
+    split_on_timeout: bool = False
 
     @property
     def where(self) -> str:
@@ -240,7 +258,7 @@ class NP6Client:
         """The one httpx client: auth header, timeouts, and a pool sized to `concurrency`."""
         return httpx.Client(
             base_url=self._url,
-            headers={"X-Key": self._api_key, "Accept": "application/json", "User-Agent": user_agent},
+            headers={"X-Key": self._api_key, "Accept": ACCEPT, "User-Agent": user_agent},
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, _CONNECT_TIMEOUT)),
             limits=httpx.Limits(max_connections=self.concurrency,
                                 max_keepalive_connections=self.concurrency),
@@ -266,18 +284,21 @@ class NP6Client:
         with self._lock:
             return dict(self._stats)
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None, *, context: str = "") -> Fetched:
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, context: str = "",
+            split_on_timeout: bool = False) -> Fetched:
         """GET `path` under the base URL and return the raw 2xx body, retrying as the policy says.
 
         Args:
             path: e.g. `/actions/events`; never a full URL (the key only goes to `base_url`).
             params: query parameters.
             context: a short label for messages, usually the window `[start, end)`.
+            split_on_timeout: raise `NP6Timeout` at the first timeout instead of retrying (the
+                caller will ask for a smaller window).
 
         Raises:
             NP6HTTPError: one of its subclasses, see the module docstring.
         """
-        _, fetched = self._call(path, params, context, None)
+        _, fetched = self._call(path, params, context, None, split_on_timeout)
         return fetched
 
     def get_json(
@@ -306,10 +327,12 @@ class NP6Client:
     # --- one call ---------------------------------------------------------------------------
 
     def _call(
-        self, path: str, params: Mapping[str, Any] | None, context: str, decode: Decoder | None
+        self, path: str, params: Mapping[str, Any] | None, context: str, decode: Decoder | None,
+        split_on_timeout: bool = False,
     ) -> tuple[Any, Fetched]:
         """Attempt until success or an NP6 error; retries are prepared outside the `except`."""
-        call = _Call(_check_path(path), _one_line(str(context)), self._clock())
+        call = _Call(_check_path(path), _one_line(str(context)), self._clock(),
+                     split_on_timeout=split_on_timeout)
         while True:
             try:
                 return self._attempt(call, params, decode)
@@ -352,6 +375,8 @@ class NP6Client:
             raise self._status_retry(response)
         if not 200 <= status < 300:
             raise self._error(NP6HTTPError, self._client_error_message(call, response), response, call)
+        if response.headers.get("content-type", "").lower().startswith("text/"):
+            raise self._body_retry(response, "is not JSON")  # an HTML error page from a proxy
         return self._decode(response, decode)
 
     def _status_retry(self, response: httpx.Response) -> _Retry:
@@ -372,13 +397,13 @@ class NP6Client:
         except ValueError:
             raise self._body_retry(response) from None
 
-    def _body_retry(self, response: httpx.Response) -> _Retry:
+    def _body_retry(self, response: httpx.Response, what: str = "is not JSON") -> _Retry:
         """The retry for a success status whose body is not JSON (an HTML page, a cut-off array)."""
         status = response.status_code
         content_type = response.headers.get("content-type") or "none"
         detail = f" (content-type {content_type}; body {self._excerpt(response.content)!r})"
-        return _Retry("body", f"{status} with a body that is not JSON",
-                      f"NP6 answered {_status(status)} with a body that is not JSON",
+        return _Retry("body", f"{status} with a body that {what}",
+                      f"NP6 answered {_status(status)} with a body that {what}",
                       status=status, detail=detail + self._request_id(response))
 
     def _transport_retry(self, exc: httpx.RequestError) -> _Retry:
@@ -388,7 +413,7 @@ class NP6Client:
             return _Retry("connect", reason, f"cannot connect to NP6 at {self.origin} ({reason})")
         if isinstance(exc, httpx.TimeoutException):
             label = f"no answer within {self.timeout:g} s ({type(exc).__name__})"
-            return _Retry("server", label, label)
+            return _Retry("timeout", label, label)
         label = f"connection failed ({type(exc).__name__}: {self._excerpt(str(exc).encode())})"
         return _Retry("server", label, label)
 
@@ -414,6 +439,8 @@ class NP6Client:
         # blip to wait out: say so at once instead of backing off for half a minute.
         if call.requests >= self.max_attempts or (retry.kind == "connect" and not self._answered):
             raise self._give_up(call, retry)
+        if retry.kind == "timeout" and call.split_on_timeout:
+            raise self._error(NP6Timeout, f"{retry.problem} on {call.where}", None, call)
         if retry.kind == "rate":
             wait, why = self._pause_everyone(call, retry)
         else:
@@ -536,9 +563,11 @@ class NP6Client:
             self._count("waited_seconds", seconds)
 
     def _count(self, key: str, amount: float = 1) -> None:
-        """Add to a running total in `stats`."""
+        """Add to a running total in `stats` (and to the process totals)."""
         with self._lock:
             self._stats[key] += amount
+        with _process_lock:
+            _process_totals[key] = _process_totals.get(key, 0) + amount
 
 
 _AUTH_MESSAGES = {

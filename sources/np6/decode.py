@@ -17,6 +17,7 @@ import gc
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -94,20 +95,45 @@ def _shutdown() -> None:
     shutdown(wait=False)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: leave when the loading process is gone (killed with SIGKILL, say).
+
+    A killed parent cannot stop its workers, and the kernel's parent-death signal follows the
+    thread that started a worker, not the process, so a worker watches its parent instead.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="np6-parent-watch", daemon=True).start()
+
+
 def pool(workers: int) -> ProcessPoolExecutor:
     """The process pool, started once per process (spawned: forking a threaded process is unsafe)."""
     global _pool
     with _pool_lock:
         if _pool is None:
             context = multiprocessing.get_context("spawn")
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            _pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
             atexit.register(_shutdown)
         return _pool
 
 
+# Below this size a body decodes in a few milliseconds: shipping it to a worker (and starting
+# the pool, about a second, on a small hourly run) would cost more than it saves.
+POOL_MIN_BYTES = 2_000_000
+
+
 def submit(body: bytes, classification: str | None, workers: int) -> Future[Normalized | BadBody]:
-    """Decode in a worker process, or right here when `workers` is 0."""
-    if workers <= 0:
+    """Decode in a worker process, or right here when `workers` is 0 or the body is small."""
+    if workers <= 0 or len(body) < POOL_MIN_BYTES:
         done: Future[Normalized | BadBody] = Future()
         done.set_result(decode_events(body, classification))
         return done

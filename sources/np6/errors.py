@@ -6,6 +6,7 @@
         ├── NP6AuthError        401/403: the key is wrong or lacks rights; never retried
         ├── NP6RateLimited      429 that outlived the retry budget
         ├── NP6ServerError      5xx, timeout or dropped connection that outlived the retries
+        │   └── NP6Timeout      a timeout, at once, for a window that can be split instead
         ├── NP6Unreachable      the host cannot be reached at all (DNS, refused connection)
         ├── NP6NotFound         404 on a path the connector expected to exist
         └── NP6BadResponse      a 2xx whose body is not what the reference promises
@@ -47,6 +48,11 @@ class NP6ServerError(NP6HTTPError):
     """5xx answers, timeouts or broken connections went on past the retry budget."""
 
 
+class NP6Timeout(NP6ServerError):
+    """No answer within the timeout, raised at once for calls that can ask for less instead
+    (a window that can be read in halves)."""
+
+
 class NP6Unreachable(NP6HTTPError):
     """No connection could be made to the configured base URL."""
 
@@ -57,3 +63,21 @@ class NP6NotFound(NP6HTTPError):
 
 class NP6BadResponse(NP6HTTPError):
     """A success status whose body cannot be used (not JSON, wrong shape, wrong content type)."""
+
+
+def find_np6_error(exc: BaseException) -> NP6Error | None:
+    """The NP6 error behind wrappers (dlt's PipelineStepFailed and the like), if any.
+
+    Walks `exception` attributes (dlt's wrappers), causes and contexts, breadth first.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NP6Error):
+            return current
+        todo.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
+    return None

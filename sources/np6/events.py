@@ -7,6 +7,10 @@ and yields one `WindowBatch` per request; small transformers pick their table ou
 every event table selected, the feed reads the account-wide mixed feed `GET /actions/events`:
 one request per window for all actions and types. With a subset, it reads the per-type feeds;
 with `actions` given, the per-action feeds.
+
+A window NP6 cannot answer in time (a timeout) or answers with a body over `max_body_bytes` is
+read again as two halves, recursively, down to `min_window`; `_np6_windows` then holds one row
+per piece, with `status` `split` and `split_from` naming the planned window.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from .client import Fetched, NP6Client
-from .errors import NP6BadResponse
+from .errors import NP6BadResponse, NP6Timeout
 from .decode import BadBody, gc_paused, submit
 from .normalize import Normalized, normalize_events
 from .settings import (
@@ -63,6 +67,7 @@ class ReadUnit(NamedTuple):
     tables: tuple[str, ...]
     action_id: str | None
     classification: str | None
+    split_from: Window | None = None  # the planned window this piece is half (of half...) of
 
     @property
     def resource(self) -> str:
@@ -128,33 +133,67 @@ def _reread(client: NP6Client, unit: ReadUnit, bad: BadBody) -> tuple[Normalized
         return normalize_events(data, classification=unit.classification), fetched
 
 
-def read_unit(client: NP6Client, unit: ReadUnit, workers: int) -> tuple[Normalized, Fetched]:
-    """Fetch one window (HTTP in this process) and decode it (in a worker process if any)."""
-    fetched = client.get(unit.path, _params(unit), context=str(unit.window))
+class SplitLimits(NamedTuple):
+    """When a window is read again in halves: a timeout, or a body over `max_body_bytes`."""
+
+    min_window: timedelta = timedelta(minutes=1)
+    max_body_bytes: int | None = None
+
+
+def read_unit(
+    client: NP6Client, unit: ReadUnit, workers: int, limits: SplitLimits = SplitLimits()
+) -> list[WindowBatch]:
+    """Fetch one window (HTTP in this process) and decode it (in a worker process if any).
+
+    Returns one batch, or one per piece when the window had to be split.
+    """
+    splittable = unit.window.duration >= 2 * limits.min_window
+    try:
+        fetched = client.get(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable)
+    except NP6Timeout as exc:
+        return _split(client, unit, workers, limits, str(exc))
+    if splittable and limits.max_body_bytes and len(fetched.body) > limits.max_body_bytes:
+        reason = f"body of {len(fetched.body):,} bytes over max_body_bytes={limits.max_body_bytes:,}"
+        return _split(client, unit, workers, limits, reason)
     decoded = submit(fetched.body, unit.classification, workers).result()
-    if isinstance(decoded, BadBody):
-        return _reread(client, unit, decoded)
-    return decoded, fetched
+    normalized, fetched = _reread(client, unit, decoded) if isinstance(decoded, BadBody) else (decoded, fetched)
+    return [WindowBatch(unit, normalized.tables, normalized.rejected, fetched)]
+
+
+def _split(
+    client: NP6Client, unit: ReadUnit, workers: int, limits: SplitLimits, reason: str
+) -> list[WindowBatch]:
+    """Read `unit`'s window as two halves (each may split again)."""
+    log.warning("%s; reading %s %s in two halves", reason, unit.path, unit.window)
+    origin = unit.split_from or unit.window
+    return [
+        batch
+        for half in unit.window.halves()
+        for batch in read_unit(client, unit._replace(window=half, split_from=origin), workers, limits)
+    ]
 
 
 def read_batches(
-    client: NP6Client, units: Sequence[ReadUnit], concurrency: int, workers: int = 0
+    client: NP6Client,
+    units: Sequence[ReadUnit],
+    concurrency: int,
+    workers: int = 0,
+    limits: SplitLimits = SplitLimits(),
 ) -> Iterator[WindowBatch]:
     """Read `units` with up to `concurrency` requests in flight; yield them in plan order."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="np6") as threads:
-        pending: deque[tuple[ReadUnit, Future[tuple[Normalized, Fetched]]]] = deque()
+        pending: deque[Future[list[WindowBatch]]] = deque()
         todo = iter(units)
         for unit in todo:
-            pending.append((unit, threads.submit(read_unit, client, unit, workers)))
+            pending.append(threads.submit(read_unit, client, unit, workers, limits))
             if len(pending) >= max(1, concurrency):
                 break
         while pending:
-            unit, future = pending.popleft()
-            normalized, fetched = future.result()
+            batches = pending.popleft().result()
             next_unit = next(todo, None)
             if next_unit is not None:
-                pending.append((next_unit, threads.submit(read_unit, client, next_unit, workers)))
-            yield WindowBatch(unit, normalized.tables, normalized.rejected, fetched)
+                pending.append(threads.submit(read_unit, client, next_unit, workers, limits))
+            yield from batches
 
 
 def window_record(batch: WindowBatch) -> dict[str, Any]:
@@ -171,7 +210,8 @@ def window_record(batch: WindowBatch) -> dict[str, Any]:
         "requests": batch.fetched.requests,
         "retries": batch.fetched.retries,
         "seconds": round(batch.fetched.seconds, 3),
-        "status": "loaded",
+        "status": "split" if unit.split_from else "loaded",
+        "split_from": str(unit.split_from) if unit.split_from else None,
         "read_at": pendulum.now("UTC"),
     }
 
@@ -234,6 +274,7 @@ class FeedConfig(NamedTuple):
     range_start: pendulum.DateTime | None = None
     range_end: pendulum.DateTime | None = None
     max_windows: int | None = None
+    limits: SplitLimits = SplitLimits()
 
     @property
     def backfill_key(self) -> str | None:
@@ -283,10 +324,11 @@ def plan_feed(config: FeedConfig, state: dict[str, Any], now: pendulum.DateTime)
 
 def checkpoint(state: dict[str, Any], config: FeedConfig, plan: FeedPlan) -> None:
     """Record in the source state that the plan's windows are read (committed with their rows)."""
-    state["progress"] = {"remaining_windows": plan.remaining}
+    state["progress"] = {"remaining_windows": plan.remaining, "windows": len(plan.windows)}
     if not plan.windows:
         return
     until = plan.windows[-1].end
+    state["progress"]["next"] = until.in_timezone("UTC").to_iso8601_string()
     key = config.backfill_key
     if key is None:
         advance_cursors(state, config.tables, config.action_ids, until)
@@ -308,7 +350,8 @@ def event_feed(
     state = dlt.current.source_state()
     plan = plan_feed(config, state, pendulum.now("UTC"))
     units = plan_units(plan.windows, config.tables, config.action_ids, config.classification)
-    for done, batch in enumerate(read_batches(client, units, concurrency, workers), start=1):
+    batches = read_batches(client, units, concurrency, workers, config.limits)
+    for done, batch in enumerate(batches, start=1):
         log.info(
             "%s%s %s: %d rows, %d request(s) [%d/%d]",
             batch.unit.resource,
@@ -335,7 +378,11 @@ def event_table(table: str) -> DltResource:
         pick,
         name=table,
         primary_key="id",
-        write_disposition={"disposition": "merge", "strategy": "insert-only"},
+        # No explicit strategy: each destination's default keeps one row per id (delete-insert
+        # on SQL warehouses, which deduplicates its staging table; upsert on Delta). Not
+        # insert-only: its MERGE does not deduplicate staging, and a load job re-run after a kill
+        # (COPY committed, completion not recorded) would stage the same rows twice.
+        write_disposition="merge",
         columns={"extra": {"data_type": "json"}},
     )
 
@@ -351,6 +398,7 @@ def windows_log() -> DltResource:
         name=WINDOWS_TABLE,
         primary_key=("resource", "action_id", "window_start", "window_end"),
         write_disposition="merge",
+        columns={"split_from": {"data_type": "text", "nullable": True}},
     )
 
 

@@ -29,6 +29,41 @@ MIXED_FEED_PATH = "/actions/events"  # every event type of every action, one req
 ACTIONS_PATH = "/actions"  # deprecated in 8.1.0 and the only way to list actions
 ACTION_PATH = "/actions/{action_id}"
 
+# Archives (np6-api.md §3.8): bodies are `application/vnd.np6.cm.mail.archive` JSON arrays.
+ARCHIVES_PATH = "/actions/archives"  # account-wide, ?startDate&endDate on sendingDate
+ACTION_TARGET_ARCHIVES_PATH = "/actions/{action_id}/targets/{target_id}/archives"
+TARGET_ARCHIVES_PATH = "/targets/{target_id}/archives"
+STAMP_ARCHIVES_PATH = "/actions/stamp/{stamp}/archives"
+ARCHIVES_TABLE = "archives"
+
+
+class DimensionEndpoint(NamedTuple):
+    """One small NP6 list read whole on every run: its table, path and why it is deprecated.
+
+    `deprecated` is empty for a current endpoint, else the reason it is read anyway.
+    """
+
+    table: str
+    path: str
+    deprecated: str
+    description: str
+
+
+DIMENSION_ENDPOINTS: tuple[DimensionEndpoint, ...] = (
+    DimensionEndpoint("fields", "/fields", "the reference names no other way to list contact fields",
+                      "contact fields (the contact table's columns)"),
+    DimensionEndpoint("value_lists", "/valueLists", "the reference names no other way to list value lists",
+                      "value lists (enumerations) with their values as JSON"),
+    DimensionEndpoint("segments", "/segments", "", "static and dynamic segments"),
+    DimensionEndpoint("imports", "/imports", "", "import definitions (features, source, scheduler)"),
+    DimensionEndpoint("mobile_applications", "/parameters/applications", "",
+                      "push applications; provider keys and certificates are never loaded"),
+    DimensionEndpoint("marketing_pressure_topics", "/marketing/pressure/topics", "",
+                      "marketing pressure topics"),
+    DimensionEndpoint("marketing_pressure_rules", "/marketing/pressure/rules", "",
+                      "marketing pressure rules with their predicate as JSON"),
+)  # fmt: skip
+
 
 class EventEndpoint(NamedTuple):
     """One NP6 event family: the table it fills and where to read it.
@@ -125,6 +160,22 @@ RESOURCES: tuple[ResourceInfo, ...] = (
         True,
         "any other event type (complaint, reply, new types): kept, never dropped",
     ),
+    ResourceInfo(
+        ARCHIVES_TABLE,
+        f"GET {ARCHIVES_PATH}",
+        "sendingDate, [startDate, endDate) windows",
+        "merge",
+        "id",
+        True,
+        "one row per archived email (signed .eml link, kept as sent, may be blank or expired)",
+    ),
+    *(
+        ResourceInfo(d.table, f"GET {d.path}", "none (full refresh)", "merge", "id", True,
+                     d.description + (" (deprecated endpoint)" if d.deprecated else ""))
+        for d in DIMENSION_ENDPOINTS
+    ),
 )
 RESOURCE_NAMES = tuple(r.name for r in RESOURCES)
-EVENT_RESOURCE_NAMES = tuple(r.name for r in RESOURCES if r.name != "actions")
+EVENT_RESOURCE_NAMES = tuple(
+    r.name for r in RESOURCES if r.name in EVENT_ENDPOINTS_BY_TABLE or r.name in MIXED_ONLY_TABLES
+)

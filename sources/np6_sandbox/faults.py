@@ -12,9 +12,11 @@ headers that "may" be present, nothing about `Retry-After`. The sandbox sends `R
 seconds and `X-RateLimit-Reset` in epoch seconds, and can leave out either to mimic a stingier API.
 
 Adding a fault: a knob on `Faults` (off by default) and a step method that returns a `Reply` to
-send instead (a timeout is a step that sleeps). A fault that spoils a good answer instead
-(truncated JSON, an HTML page with 200, a wrong content type) belongs to a second hook applied to
-the real `Reply` before it is written; none exists yet.
+send instead (a timeout is a step that sleeps). Faults that spoil a good answer instead use the
+event hooks the server calls with the requested window: `slow_window` (sleeps before a long window
+is answered, so a client times out), `bad_events` (elements to append to the array: no `id`, no
+`timestamp`, a timestamp in year 2999) and `spoil` (applied to a buffered answer before it is
+written: truncated JSON, an HTML page with 200, a `text/plain` content type).
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from typing import Any
 import orjson
 
 Headers = list[tuple[str, str]]
+BAD_BODIES = ("truncated", "html", "content_type")
+FUTURE_MS = 32_503_680_000_000  # 2999-12-31T00:00:00Z, far beyond any window
+HTML_PAGE = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+             b"<body><h1>502 Bad Gateway</h1><p>upstream error</p></body></html>")
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,16 @@ class Faults:
         fail_first: the first N requests answer 500, later ones are normal.
         latency_ms: sleep this long before answering each request.
         seed: seed of the random errors.
+        bad_body: spoil event answers: `truncated` (cut in the middle), `html` (an HTML error
+            page sent as JSON with 200) or `content_type` (the real JSON labelled `text/plain`).
+        bad_body_first: spoil only the first N event answers (None: all of them).
+        bad_events_ms: event answers whose window holds this instant (epoch ms) get three bad
+            elements appended: one without `id`, one without `timestamp`, and a valid event
+            `sandbox-future-<ms>` of a type (`complaint`) and with a field (`channelV2`) the
+            docs never show, whose timestamp is in year 2999.
+        slow_over_hours: event requests for windows longer than this many hours sleep `slow_s`
+            before answering (0: every window).
+        slow_s: how long those slow answers take.
     """
 
     rate_limit: int | None = None
@@ -57,6 +73,11 @@ class Faults:
     fail_first: int = 0
     latency_ms: float = 0.0
     seed: int = 0
+    bad_body: str | None = None
+    bad_body_first: int | None = None
+    bad_events_ms: int | None = None
+    slow_over_hours: float | None = None
+    slow_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and self.rate_limit < 1:
@@ -69,6 +90,10 @@ class Faults:
             raise ValueError("error_status must be a 4xx or 5xx status")
         if self.fail_first < 0 or self.latency_ms < 0:
             raise ValueError("fail_first and latency_ms cannot be negative")
+        if self.bad_body not in (None, *BAD_BODIES):
+            raise ValueError(f"bad_body must be one of {', '.join(BAD_BODIES)}")
+        if self.slow_s < 0 or (self.slow_over_hours or 0) < 0:
+            raise ValueError("slow_s and slow_over_hours cannot be negative")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Faults:
@@ -91,6 +116,7 @@ class Reply:
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = "application/json"
 
 
 def error_reply(status: int, message: str, headers: Headers | None = None, **extra: Any) -> Reply:
@@ -116,6 +142,7 @@ class FaultInjector:
         self._admitted = 0
         self._window_start = -math.inf
         self._window_count = 0
+        self._spoiled = 0
 
     def admit(self) -> tuple[Reply | None, Headers]:
         """Decide the fate of one request: (a reply to send instead, or None; headers to add)."""
@@ -163,3 +190,46 @@ class FaultInjector:
         if self.faults.error_rate and self._rng.random() < self.faults.error_rate:
             return error_reply(self.faults.error_status, "injected failure (error_rate)")
         return None
+
+    # --- event hooks: called with the requested window, spoil good answers ------------------
+
+    def slow_window(self, start_ms: int | None, end_ms: int | None) -> None:
+        """Sleep `slow_s` when the window is longer than `slow_over_hours` (or unbounded)."""
+        over = self.faults.slow_over_hours
+        if over is None or not self.faults.slow_s:
+            return
+        if start_ms is None or end_ms is None or end_ms - start_ms > over * 3_600_000:
+            self._sleep(self.faults.slow_s)
+
+    def bad_events(self, start_ms: int | None, end_ms: int | None) -> list[bytes]:
+        """The bad elements to append to an event answer whose window holds `bad_events_ms`."""
+        at = self.faults.bad_events_ms
+        if at is None or (start_ms is not None and at < start_ms) or (end_ms is not None and at >= end_ms):
+            return []
+        return [orjson.dumps(item) for item in bad_event_items(at)]
+
+    def spoil(self, reply: Reply) -> Reply:
+        """The answer as `bad_body` spoils it (the first `bad_body_first` answers, or all)."""
+        kind = self.faults.bad_body
+        if kind is None:
+            return reply
+        with self._lock:
+            self._spoiled += 1
+            if self.faults.bad_body_first is not None and self._spoiled > self.faults.bad_body_first:
+                return reply
+        if kind == "truncated":
+            return Reply(reply.status, reply.body[: max(1, len(reply.body) // 2)], reply.headers)
+        if kind == "html":
+            return Reply(reply.status, HTML_PAGE, reply.headers)
+        return Reply(reply.status, reply.body, reply.headers, content_type="text/plain; charset=utf-8")
+
+
+def bad_event_items(at_ms: int) -> list[dict[str, Any]]:
+    """What `bad_events_ms` appends: two elements that cannot be keyed and one from year 2999."""
+    identity = {"agency": "SANDBOX", "customer": "1", "type": "target"}
+    return [
+        {"type": "activation", "timestamp": at_ms, "identity": identity},
+        {"type": "activation", "id": f"sandbox-no-timestamp-{at_ms}", "identity": identity},
+        {"type": "complaint", "id": f"sandbox-future-{at_ms}", "timestamp": FUTURE_MS, "identity": identity,
+         "channelV2": "rcs"},
+    ]

@@ -9,6 +9,7 @@ Routes (GET, `X-Key` required), declared as data in `ROUTES`:
     /actions/events/hits/{open|redirection|mirror|form|unsubscribe}
     /actions/{id}/events/{activations|bounces|cancellations|hits}
     /actions/{id}/events/hits/{open|redirection|mirror|form|unsubscribe}
+    archives and management lists: see `management.py`
 
 Event routes take `start` (inclusive) and `end` (exclusive), each an ISO date, an ISO datetime or
 epoch milliseconds (a missing bound is the account's span edge), `sort=asc|desc` (absent: a new
@@ -23,6 +24,7 @@ The API key is never logged, and no log line contains a header.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import re
@@ -44,6 +46,7 @@ import orjson
 
 from .data import HIT_TYPES, Account, EventFilter
 from .faults import FaultInjector, Faults, Headers, Reply, error_reply
+from .management import MANAGEMENT_ROUTES, answer
 from .times import parse_ms
 
 STREAM_THRESHOLD = 1 << 20  # bytes buffered before switching to chunked streaming
@@ -58,7 +61,7 @@ class Route(NamedTuple):
 
     name: str
     pattern: re.Pattern[str]
-    kind: str  # "actions", "action" or "events"
+    kind: str  # "actions", "action", "events" or "management" (archives, dimensions)
     types: frozenset[str] | None = None  # event types served; None = every type
     hit_types: frozenset[str] | None = None
     hits: bool = False  # accepts `classification`
@@ -85,6 +88,7 @@ def _event_routes(prefix: str) -> list[Route]:
 
 
 ROUTES: tuple[Route, ...] = (
+    *(Route(r.name, r.pattern, "management") for r in MANAGEMENT_ROUTES),
     Route("/actions", re.compile("/actions"), "actions"),
     Route("/actions/events", re.compile("/actions/events"), "events"),
     *_event_routes("/actions"),
@@ -149,6 +153,7 @@ class Stats:
         with self._lock:
             self._requests = 0
             self._by_route: Counter[str] = Counter()
+            self._by_status: Counter[str] = Counter()
             self._events = 0
             self._log: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)
 
@@ -156,6 +161,7 @@ class Stats:
         with self._lock:
             self._requests += 1
             self._by_route[route] += 1
+            self._by_status[str(status)] += 1
             self._events += events
             self._log.append({"route": route, "path": path, "query": query, "status": status,
                               "events": events})  # fmt: skip
@@ -163,6 +169,7 @@ class Stats:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"requests": self._requests, "by_route": dict(self._by_route),
+                    "by_status": dict(self._by_status),
                     "events_served": self._events, "log": list(self._log)}  # fmt: skip
 
 
@@ -275,7 +282,8 @@ class SandboxServer:
         self._injector = FaultInjector(faults)
 
     def stats(self) -> dict[str, Any]:
-        """What `GET /_sandbox/stats` answers: `requests`, `by_route`, `events_served`, `log`."""
+        """What `GET /_sandbox/stats` answers: `requests`, `by_route`, `by_status`, `events_served`,
+        `log`."""
         return self._stats.snapshot()
 
     def reset_stats(self) -> None:
@@ -328,6 +336,11 @@ class SandboxServer:
     def admit(self) -> tuple[Reply | None, Headers]:
         """Run the fault knobs for one API request (see `FaultInjector.admit`)."""
         return self._injector.admit()
+
+    @property
+    def injector(self) -> FaultInjector:
+        """The fault state, for the event hooks (`slow_window`, `bad_events`, `spoil`)."""
+        return self._injector
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -392,10 +405,11 @@ class _Handler(BaseHTTPRequestHandler):
         params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         return _Request(parts.path.rstrip("/") or "/", parts.query, params)
 
-    def _head(self, status: int, headers: Iterable[tuple[str, str]], length: int | None) -> bytes:
+    def _head(self, status: int, headers: Iterable[tuple[str, str]], length: int | None,
+              content_type: str = "application/json") -> bytes:
         lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
                  f"Date: {self.date_time_string()}", f"Server: {self.server_version}",
-                 "Content-Type: application/json", f"x-request-id: {uuid.uuid4()}"]  # fmt: skip
+                 f"Content-Type: {content_type}", f"x-request-id: {uuid.uuid4()}"]  # fmt: skip
         lines += [f"{name}: {value}" for name, value in headers]
         lines.append(f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked")
         if self.close_connection:
@@ -407,7 +421,8 @@ class _Handler(BaseHTTPRequestHandler):
         if stats:
             self.sandbox.record(req.route, req.path, req.query, reply.status, events)
         self._log(req, reply.status)
-        self.wfile.write(self._head(reply.status, reply.headers, len(reply.body)) + reply.body)
+        head = self._head(reply.status, reply.headers, len(reply.body), reply.content_type)
+        self.wfile.write(head + reply.body)
 
     def _log(self, req: _Request, status: int) -> None:
         if self.sandbox.log_requests:
@@ -473,6 +488,9 @@ class _Handler(BaseHTTPRequestHandler):
         account = self.sandbox.account
         if action_id is not None and account.action(action_id) is None:
             return self._send(req, error_reply(404, f"unknown action {action_id!r}", headers))
+        if route.kind == "management":
+            accept = self.headers.get("Accept")
+            return self._send(req, answer(account, route.name, req.path, req.params, accept, headers))
         if route.kind == "actions":
             created = _instant(req.params, "creation_start"), _instant(req.params, "creation_end")
             items = account.actions(*created)
@@ -480,8 +498,12 @@ class _Handler(BaseHTTPRequestHandler):
         if route.kind == "action":
             return self._send(req, Reply(200, orjson.dumps(account.action(action_id or "")), tuple(headers)))
         start, end = _instant(req.params, "start"), _instant(req.params, "end")
+        self.sandbox.injector.slow_window(start, end)
         flt = EventFilter(route.types, action_id, route.hit_types, _classification(req.params, route))
         groups = self._event_groups(start, end, flt, _sort(req.params))
+        bad = self.sandbox.injector.bad_events(start, end)
+        if bad:
+            groups = itertools.chain(groups, [bad])
         self._send_array(req, groups, headers)
         self.sandbox.served(account.bucket_range(start, end))
 
@@ -509,8 +531,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_array(self, req: _Request, groups: Iterator[list[bytes]], headers: Headers) -> None:
         """Write `[item,item,...]`: buffered with Content-Length while small, then streamed in
-        chunks (one per hour). Stats are recorded before the last bytes leave, so a client that
-        has read the whole body always finds its request in `/_sandbox/stats`."""
+        chunks (one per hour; `bad_body` spoils buffered answers only). Stats are recorded
+        before the last bytes leave, so a client that has read the whole body always finds its
+        request in `/_sandbox/stats`."""
         parts, size, count, streaming = [b"["], 1, 0, False
         for items in groups:
             if count:
@@ -526,7 +549,8 @@ class _Handler(BaseHTTPRequestHandler):
                 parts, size = [], 0
         parts.append(b"]")
         if not streaming:
-            return self._send(req, Reply(200, b"".join(parts), tuple(headers)), events=count)
+            reply = self.sandbox.injector.spoil(Reply(200, b"".join(parts), tuple(headers)))
+            return self._send(req, reply, events=count)
         self.sandbox.record(req.route, req.path, req.query, 200, count)
         self._log(req, 200)
         self._write_chunk(b"".join(parts))

@@ -35,6 +35,18 @@ from sources.np6.normalize import (
     other_event_row,
     parse_iso,
 )
+from sources.np6.normalize import (
+    _ROW_FUNCTIONS,
+    _event_problem,
+    _event_table,
+    _general_activation_row,
+    _general_bounce_row,
+    _general_cancellation_row,
+    _general_execution_row,
+    _general_hit_row,
+    _normalize,
+)
+from sources.np6_sandbox import Account, AccountSpec
 
 
 def at_ms(epoch_ms: int) -> datetime:
@@ -801,6 +813,113 @@ def test_timestamps_are_exact_to_the_millisecond_in_utc(epoch_ms: int, expected:
         assert table.column(column).type == pa.timestamp("us", tz="UTC")
         assert table.column(column).cast(pa.int64()).to_pylist() == [epoch_ms * 1000]
         assert table.column(column).to_pylist() == [expected]
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path for plain events gives the general path's rows
+# --------------------------------------------------------------------------------------------
+
+GENERAL_ROW = {
+    "hits": _general_hit_row,
+    "activations": _general_activation_row,
+    "bounces": _general_bounce_row,
+    "cancellations": _general_cancellation_row,
+    "executions": _general_execution_row,
+}
+PUBLIC_ROW = {
+    "hits": hit_row,
+    "activations": activation_row,
+    "bounces": bounce_row,
+    "cancellations": cancellation_row,
+    "executions": execution_row,
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "table"),
+    [pytest.param(case.values[0], case.values[1], id=case.id) for case in EVENT_CASES
+     if case.values[1] in GENERAL_ROW],
+)  # fmt: skip
+def test_row_functions_match_the_general_path(event: dict[str, Any], table: str) -> None:
+    # Plain events take the fast path, odd ones the general path: the row must not tell.
+    assert PUBLIC_ROW[table](event) == GENERAL_ROW[table](event)
+    if table == "hits":
+        assert hit_row(event, "mpp") == _general_hit_row(event, "mpp")
+
+
+@pytest.mark.parametrize("classification", [None, "genericrobot,mpp"])
+def test_sandbox_feed_normalizes_as_the_general_path(classification: str | None) -> None:
+    # A realistic mix (hit variants, receivers by id, unknown keys, other event types), with
+    # the fast path as in production and with the general row functions only.
+    spec = AccountSpec(seed=7, actions=10, events_per_day=3000,
+                       start=datetime(2026, 9, 1, tzinfo=UTC), days=1)  # fmt: skip
+    events = Account(spec).events()
+    general = dict(_ROW_FUNCTIONS)
+    general["hits"] = lambda event: _general_hit_row(event, classification)
+    expected = _normalize(events, _event_problem, _event_table, general)
+    result = normalize_events(events, classification=classification)
+    assert result.rejected == expected.rejected == []
+    assert result.tables.keys() == expected.tables.keys()
+    for name, table in result.tables.items():
+        assert table.equals(expected.tables[name]), name
+
+
+# --------------------------------------------------------------------------------------------
+# One row per event id in a batch
+# --------------------------------------------------------------------------------------------
+
+HIT_AGAIN = changed(MIRROR_HIT, {"source.detail.link.label": "second copy"})
+HIT_AGAIN_ODD = changed(MIRROR_HIT, {"origin": "replay"})  # general path (an unknown key)
+ACTIVATION_AS_HIT_ID = changed(ACTIVATION, {"id": MIRROR_HIT["id"]})
+BAD_COPY = changed(MIRROR_HIT, {"timestamp": "later"})
+
+
+@pytest.mark.parametrize(
+    ("batch", "expected"),
+    [
+        pytest.param([MIRROR_HIT, FORM_HIT], {"hits": [MIRROR_HIT["id"], FORM_HIT["id"]]},
+                     id="no-repeat-keeps-order"),
+        pytest.param([MIRROR_HIT, HIT_AGAIN], {"hits": [MIRROR_HIT["id"]]}, id="twice"),
+        pytest.param([MIRROR_HIT, MIRROR_HIT, MIRROR_HIT], {"hits": [MIRROR_HIT["id"]]},
+                     id="three-times"),
+        pytest.param([FORM_HIT, MIRROR_HIT, ACTIVATION, FORM_HIT, HIT_AGAIN, ACTIVATION],
+                     {"hits": [FORM_HIT["id"], MIRROR_HIT["id"]],
+                      "activations": [ACTIVATION["id"]]},
+                     id="interleaved-first-occurrences-in-order"),
+        pytest.param([HIT_AGAIN_ODD, MIRROR_HIT], {"hits": [MIRROR_HIT["id"]]},
+                     id="first-copy-odd-shape"),
+        pytest.param([MIRROR_HIT, ACTIVATION_AS_HIT_ID],
+                     {"hits": [MIRROR_HIT["id"]], "activations": [MIRROR_HIT["id"]]},
+                     id="same-id-in-two-tables-kept-per-table"),
+        pytest.param([BAD_COPY, MIRROR_HIT], {"hits": [MIRROR_HIT["id"]]},
+                     id="rejected-copy-does-not-count"),
+    ],
+)  # fmt: skip
+def test_one_row_per_event_id(
+    batch: list[dict[str, Any]], expected: dict[str, list[str]]
+) -> None:
+    result = normalize_events(batch)
+    ids = {name: table.column("id").to_pylist() for name, table in result.tables.items()}
+    assert ids == expected
+    for name, table in result.tables.items():
+        assert table.schema == SCHEMAS[name]
+
+
+@pytest.mark.parametrize(
+    ("batch", "label", "extra"),
+    [
+        pytest.param([MIRROR_HIT, HIT_AGAIN], "mirror page", None, id="plain-then-plain"),
+        pytest.param([HIT_AGAIN, MIRROR_HIT], "second copy", None, id="other-order"),
+        pytest.param([HIT_AGAIN_ODD, MIRROR_HIT], "mirror page", {"origin": "replay"},
+                     id="odd-then-plain"),
+    ],
+)  # fmt: skip
+def test_repeated_id_keeps_the_first_row_whole(
+    batch: list[dict[str, Any]], label: str, extra: dict[str, Any] | None
+) -> None:
+    _, row = only_row(normalize_events(batch))
+    assert row["link_label"] == label
+    assert extra_of(row) == extra
 
 
 # --------------------------------------------------------------------------------------------

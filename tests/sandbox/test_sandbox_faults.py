@@ -129,6 +129,7 @@ def test_stats_count_routes_events_and_log_requests(sandbox: Any) -> None:
         assert stats["requests"] == 4
         assert stats["by_route"] == {"/actions/events/hits": 1, "/actions/{id}/events/bounces": 1,
                                      "(no route)": 1, "/actions": 1}  # fmt: skip
+        assert stats["by_status"] == {"200": 2, "404": 1, "401": 1}
         bounces = account.count(types="bounce", action_id=account.action_ids()[0])
         assert stats["events_served"] == len(hits) + bounces
         assert [(e["path"], e["status"]) for e in stats["log"]] == [
@@ -137,7 +138,7 @@ def test_stats_count_routes_events_and_log_requests(sandbox: Any) -> None:
         assert stats["log"][0]["query"] == "start=2026-10-02"
         assert sandbox.api_key not in str(stats)
         assert client.post("/_sandbox/reset").json()["requests"] == 0
-        empty = {"requests": 0, "by_route": {}, "events_served": 0, "log": []}
+        empty = {"requests": 0, "by_route": {}, "by_status": {}, "events_served": 0, "log": []}
         assert client.get("/_sandbox/stats").json() == empty == sandbox.server.stats()
 
 

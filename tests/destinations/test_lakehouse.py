@@ -1,0 +1,79 @@
+"""A lakehouse output: Parquet files (and Delta tables) in a local folder, read back by DuckDB.
+
+The `filesystem` destination with a `file://` bucket stands for any object store (s3://, gs://,
+az://): only the bucket URL and its credentials change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pendulum
+import pytest
+import yaml
+
+from pipelines.np6_pipeline import make_pipeline
+from sources.np6 import np6_source
+
+REPO = Path(__file__).resolve().parents[2]
+START, END = "2026-10-01", "2026-10-04"
+TABLE_TYPES = {"hits": "hit", "activations": "activation", "bounces": "bounce", "cancellations": "cancellation"}
+SHIPPED = yaml.safe_load((REPO / "schemas" / "import" / "np6.schema.yaml").read_text())["tables"]
+# dlt data type -> the DuckDB type of the Parquet column it is written as
+DUCKDB_TYPES = {"text": "VARCHAR", "timestamp": "TIMESTAMP WITH TIME ZONE", "bigint": "BIGINT",
+                "json": "JSON", "double": "DOUBLE"}
+
+
+def ms(value: str) -> int:
+    return int(pendulum.parse(value).timestamp() * 1000)
+
+
+def parquet(lake: Path, dataset: str, table: str) -> str:
+    return str(lake / dataset / table / "*.parquet")
+
+
+def test_filesystem_parquet_read_back_by_duckdb(sandbox, warehouse):
+    wh = warehouse(sandbox.url, sandbox.api_key)
+    result = wh.np6("--destination", "filesystem", "--start", START, "--end", END)
+    assert result.code == 0, result.output
+    assert wh.lake.as_uri() in result.out
+    con = duckdb.connect()
+    for table, event_type in TABLE_TYPES.items():
+        ids = [r[0] for r in con.sql(f"SELECT id FROM read_parquet('{parquet(wh.lake, wh.dataset, table)}')").fetchall()]
+        assert len(ids) == len(set(ids)), table
+        assert set(ids) == sandbox.account.event_ids(ms(START), ms(END), types=[event_type]), table
+    hits = con.sql(f"DESCRIBE SELECT * FROM read_parquet('{parquet(wh.lake, wh.dataset, 'hits')}')").fetchall()
+    got = [(name, kind) for name, kind, *_ in hits]
+    want = [(name, DUCKDB_TYPES[spec["data_type"]]) for name, spec in SHIPPED["hits"]["columns"].items()]
+    # Parquet keeps JSON as text; every other column keeps the contract's name, order and type
+    assert [(n, "JSON" if n == "extra" else t) for n, t in got] == want
+
+
+@pytest.fixture
+def delta_pipeline(tmp_path: Path):
+    """A pipeline into Delta tables under a local folder, with its own dlt data dir."""
+    import dlt
+
+    lake = tmp_path / "delta"
+    pipeline = make_pipeline("np6_delta", dlt.destinations.filesystem(lake.as_uri()), "np6",
+                             pipelines_dir=str(tmp_path / "dlt-data"))
+    return pipeline, lake
+
+
+def test_delta_tables_keep_one_row_per_id(sandbox, delta_pipeline):
+    from deltalake import DeltaTable
+
+    pipeline, lake = delta_pipeline
+    for _ in range(2):  # the same range twice: merge (insert-only) on id, no duplicates
+        source = np6_source(api_key=sandbox.api_key, base_url=sandbox.url, range_start=START, range_end=END,
+                            resources=["actions", *TABLE_TYPES], decode_workers=0)
+        pipeline.run(source, table_format="delta", loader_file_format="parquet")
+    con = duckdb.connect()
+    for table, event_type in TABLE_TYPES.items():
+        files = DeltaTable(str(lake / "np6" / table)).file_uris()
+        ids = [r[0] for r in con.sql("SELECT id FROM read_parquet(?)", params=[files]).fetchall()]
+        assert len(ids) == len(set(ids)), table
+        assert set(ids) == sandbox.account.event_ids(ms(START), ms(END), types=[event_type]), table
+    actions = DeltaTable(str(lake / "np6" / "actions")).to_pyarrow_table()
+    assert sorted(actions.column("id").to_pylist()) == sorted(a["id"] for a in sandbox.account.actions())

@@ -1,0 +1,88 @@
+"""Kills and concurrent runs: the real `np6 load` process SIGKILLed mid-run, then run again.
+
+A commit group (rows + cursor) is the unit of commit: after any kill, the state committed in the
+warehouse is never ahead of the rows there, and re-runs end with exactly the sandbox's data.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from dlt.common.versioned_state import decompress_state
+
+from sources.np6_sandbox import Faults
+from tests.faults.helpers import END, EVENT_RESOURCES, FAST, START, assert_exact, ms, one_line_error
+from tests.integration.conftest import NP6
+
+TYPES = ["hit", "activation", "bounce", "cancellation"]
+
+
+def committed_progress(ws) -> str | None:
+    """The backfill position in the newest source state of a completed load in the warehouse."""
+    if not ws.duckdb.exists():
+        return None
+    tables = {r[0] for r in ws.query("SELECT table_name FROM duckdb_tables() WHERE schema_name='np6'")}
+    if "_dlt_pipeline_state" not in tables:
+        return None
+    # a load counts once `_dlt_loads` records it; a killed load's rows and state both wait in
+    # its package, which the next run completes before it reads anything
+    row = ws.query("SELECT state FROM np6._dlt_pipeline_state s JOIN np6._dlt_loads l "
+                   "ON s._dlt_load_id = l.load_id WHERE l.status = 0 ORDER BY s.version DESC LIMIT 1")
+    if not row:
+        return None
+    backfills = decompress_state(row[0][0])["sources"]["np6"].get("backfills", {})
+    return next(iter(backfills.values()), None)
+
+
+def assert_state_not_ahead(ws, account) -> str | None:
+    """Every event before the committed position is in the warehouse (none twice)."""
+    position = committed_progress(ws)
+    if position is None:
+        return None
+    loaded: list[str] = []
+    for table in ("hits", "activations", "bounces", "cancellations"):
+        loaded += ws.ids(table)
+    assert len(loaded) == len(set(loaded))
+    assert account.event_ids(ms(START), ms(position), types=TYPES) <= set(loaded), position
+    return position
+
+
+def test_killed_runs_resume_to_exactly_the_servers_data(make_sandbox, workspace):
+    box = make_sandbox(faults=Faults(latency_ms=300), days=2, events_per_day=800)
+    ws = workspace(box.url, box.api_key, **FAST)
+    args = [NP6, "load", "--start", START, "--end", END, "--resources", EVENT_RESOURCES,
+            "--window", "4h", "--commit-every", "2"]
+    rng, kills, positions = random.Random(11), 0, set()
+    for first in (True, False, False):
+        proc = subprocess.Popen(args, cwd=ws.root, env=ws.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(7.0 if first else rng.uniform(2.0, 6.0))  # the first after a group or two
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole process group, as a machine dies
+            kills += 1
+        proc.wait()
+        positions.add(assert_state_not_ahead(ws, box.account))
+    assert kills >= 2
+    assert positions - {None}, "no kill landed after a committed group"
+    final = ws.np6("load", "--start", START, "--end", END, "--resources", EVENT_RESOURCES,
+                   "--window", "4h", "--commit-every", "2")
+    assert final.code == 0, final.output
+    assert_exact(ws, box.account)
+    assert committed_progress(ws) is None  # the backfill is finished and forgotten
+
+
+def test_a_second_run_of_the_same_pipeline_is_refused(sandbox, workspace):
+    ws = workspace(sandbox.url, sandbox.api_key, **FAST)
+    lock = Path(ws.env["DLT_DATA_DIR"]) / "pipelines" / "np6.load.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running `np6 load` holds it
+        result = ws.np6("load", "--start", START, "--end", END)
+    one_line_error(result, code=1, key=sandbox.api_key, must=("already loading", "np6.load.lock"))
+    assert sandbox.server.stats()["requests"] == 0

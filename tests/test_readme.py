@@ -1,0 +1,14 @@
+"""The README is the user's map: it must name every resource the source can load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sources.np6.settings import RESOURCES
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_lists_every_resource_with_its_endpoint() -> None:
+    missing = [r.name for r in RESOURCES if f"| `{r.name}` | `{r.endpoint}` |" not in README]
+    assert not missing, f"README resource table misses {missing}"
