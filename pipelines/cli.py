@@ -57,6 +57,9 @@ def _add_load(sub: Any) -> None:
     p.add_argument("--commit-every", type=int, default=DEFAULT_COMMIT_WINDOWS, metavar="N",
                    help=f"windows per commit group (default {DEFAULT_COMMIT_WINDOWS})")
     p.add_argument("--destination", default="duckdb", help="any dlt destination (default duckdb)")
+    p.add_argument("--table-format", choices=["delta", "iceberg"],
+                   help="filesystem destination: write open tables that merge on id "
+                   "(default: plain Parquet files, append only)")
     p.add_argument("--dataset", default=DATASET_NAME, help=f"dataset/schema (default {DATASET_NAME})")
     p.add_argument("--pipeline", default=PIPELINE_NAME, help=f"pipeline name (default {PIPELINE_NAME})")
     p.add_argument("-v", "--verbose", action="store_true", help="log every window read")
@@ -149,6 +152,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         resources=_split(args.resources),
         commit_windows=args.commit_every,
+        table_format=args.table_format,
         verbose=args.verbose,
         **source_args,
     )

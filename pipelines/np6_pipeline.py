@@ -119,7 +119,7 @@ def print_summary(summary: LoadSummary) -> None:
         f"commit group(s), {summary.event_rows:,} events ({rate:,.0f}/s)."
     )
     for table, rows in sorted(summary.rows.items()):
-        print(f"  {table:<24}{rows:>12,}")
+        print(f"  {table:<28}{rows:>12,}")
     print(f"Rejected rows (kept in _np6_rejected with reason and raw JSON): {summary.rejected:,}")
     waits = summary.waits
     if waits.get("retries"):

@@ -1,6 +1,6 @@
 """Draw the warehouse tables of the shipped dlt schema as a Mermaid entity-relationship diagram.
 
-    python schemas/erd.py            # rewrite schemas/erd.md from schemas/import/np6.schema.yaml
+    python schemas/erd.py            # rewrite schemas/erd.md (and the README's copy) from the schema
     python schemas/erd.py --check    # exit 1 when schemas/erd.md is out of date (tests, CI)
 
 Columns keep the schema's order and types; `PK` marks primary keys. Relationships are the ones
@@ -69,17 +69,31 @@ def render(schema: dict[str, Any]) -> str:
     )
 
 
+README_FILE = HERE.parent / "README.md"
+README_START, README_END = "<!-- erd:start -->", "<!-- erd:end -->"
+
+
+def with_diagram(readme: str, page: str) -> str:
+    """The README with the diagram block of `page` between its erd markers."""
+    block = page[page.index("```mermaid"):]
+    head, rest = readme.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_START}\n{block}{README_END}{tail}"
+
+
 def main(argv: list[str]) -> int:
-    """Write (or with `--check`, compare) `schemas/erd.md`."""
+    """Write (or with `--check`, compare) `schemas/erd.md` and the README's copy of the diagram."""
     text = render(load_schema())
+    readme = README_FILE.read_text(encoding="utf-8")
+    wanted = {ERD_FILE: text, README_FILE: with_diagram(readme, text)}
     if "--check" in argv:
-        current = ERD_FILE.read_text(encoding="utf-8") if ERD_FILE.exists() else ""
-        if current != text:
-            print(f"{ERD_FILE} is out of date: run python schemas/erd.py", file=sys.stderr)
-            return 1
-        return 0
-    ERD_FILE.write_text(text, encoding="utf-8")
-    print(f"wrote {ERD_FILE}")
+        stale = [p for p, t in wanted.items() if (p.read_text(encoding="utf-8") if p.exists() else "") != t]
+        for path in stale:
+            print(f"{path} is out of date: run python schemas/erd.py", file=sys.stderr)
+        return 1 if stale else 0
+    for path, content in wanted.items():
+        path.write_text(content, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

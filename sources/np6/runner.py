@@ -128,9 +128,13 @@ def run_load(
     resources: list[str] | None = None,
     commit_windows: int = 7,
     progress: Callable[[str], None] = print,
+    table_format: str | None = None,
     **source_args: Any,
 ) -> LoadSummary:
     """Load the selected resources, one commit group of `commit_windows` windows per run.
+
+    `table_format` (`delta`, `iceberg`) asks a filesystem destination for open tables, which
+    merge on `id` like a warehouse, instead of plain Parquet files, which only append.
 
     Raises:
         NP6Error: another load of this pipeline is running, or a group failed; the message
@@ -140,7 +144,7 @@ def run_load(
         names = list(select_resources(resources))
         summary, before = LoadSummary(), process_totals()
         try:
-            _run_groups(pipeline, names, commit_windows, progress, summary, source_args)
+            _run_groups(pipeline, names, commit_windows, progress, summary, source_args, table_format)
         except Exception as exc:
             root = find_np6_error(exc)
             if not isinstance(root, NP6HTTPError) or not any(n in EVENT_TABLES for n in names):
@@ -159,6 +163,7 @@ def _run_groups(
     progress: Callable[[str], None],
     summary: LoadSummary,
     source_args: dict[str, Any],
+    table_format: str | None = None,
 ) -> None:
     """One `pipeline.run` per commit group until the plan is done."""
     has_feed = any(n in EVENT_TABLES for n in names)
@@ -166,7 +171,9 @@ def _run_groups(
     for group in range(MAX_GROUPS):
         this_run = names if group == 0 else [n for n in names if n in EVENT_TABLES]
         source = np6_source(resources=this_run, max_windows=commit_windows, **source_args)
-        info = pipeline.run(source, loader_file_format=loader_format(pipeline))
+        info = pipeline.run(
+            source, loader_file_format=loader_format(pipeline), table_format=table_format  # type: ignore[arg-type]
+        )
         _count(info, pipeline, summary)
         summary.groups += 1
         summary.planned_windows += int(_progress(pipeline).get("windows", 0)) if has_feed else 0

@@ -13,8 +13,6 @@ import pendulum
 import pytest
 import yaml
 
-from pipelines.np6_pipeline import make_pipeline
-from sources.np6 import np6_source
 
 REPO = Path(__file__).resolve().parents[2]
 START, END = "2026-10-01", "2026-10-04"
@@ -50,30 +48,19 @@ def test_filesystem_parquet_read_back_by_duckdb(sandbox, warehouse):
     assert [(n, "JSON" if n == "extra" else t) for n, t in got] == want
 
 
-@pytest.fixture
-def delta_pipeline(tmp_path: Path):
-    """A pipeline into Delta tables under a local folder, with its own dlt data dir."""
-    import dlt
-
-    lake = tmp_path / "delta"
-    pipeline = make_pipeline("np6_delta", dlt.destinations.filesystem(lake.as_uri()), "np6",
-                             pipelines_dir=str(tmp_path / "dlt-data"))
-    return pipeline, lake
-
-
-def test_delta_tables_keep_one_row_per_id(sandbox, delta_pipeline):
+def test_delta_tables_keep_one_row_per_id(sandbox, warehouse):
     from deltalake import DeltaTable
 
-    pipeline, lake = delta_pipeline
-    for _ in range(2):  # the same range twice: merge (insert-only) on id, no duplicates
-        source = np6_source(api_key=sandbox.api_key, base_url=sandbox.url, range_start=START, range_end=END,
-                            resources=["actions", *TABLE_TYPES], decode_workers=0)
-        pipeline.run(source, table_format="delta", loader_file_format="parquet")
+    wh = warehouse(sandbox.url, sandbox.api_key)
+    for window in ("1d", "6h"):  # the same range twice: Delta tables merge (upsert) on id
+        result = wh.np6("--destination", "filesystem", "--table-format", "delta",
+                        "--start", START, "--end", END, "--window", window)
+        assert result.code == 0, result.output
     con = duckdb.connect()
     for table, event_type in TABLE_TYPES.items():
-        files = DeltaTable(str(lake / "np6" / table)).file_uris()
+        files = DeltaTable(str(wh.lake / wh.dataset / table)).file_uris()
         ids = [r[0] for r in con.sql("SELECT id FROM read_parquet(?)", params=[files]).fetchall()]
         assert len(ids) == len(set(ids)), table
         assert set(ids) == sandbox.account.event_ids(ms(START), ms(END), types=[event_type]), table
-    actions = DeltaTable(str(lake / "np6" / "actions")).to_pyarrow_table()
+    actions = DeltaTable(str(wh.lake / wh.dataset / "actions")).to_pyarrow_table()
     assert sorted(actions.column("id").to_pylist()) == sorted(a["id"] for a in sandbox.account.actions())
