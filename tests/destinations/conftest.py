@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +20,9 @@ from typing import Any
 import psycopg2
 import pytest
 
+from tests.cli import NP6, CliResult, run_np6
+
 REPO = Path(__file__).resolve().parents[2]
-NP6 = shutil.which("np6", path=os.path.dirname(sys.executable)) or "np6"
 
 
 def _answers(dsn: str) -> bool:
@@ -50,19 +49,6 @@ def postgres_dsn() -> str:
 
 
 @dataclass
-class CliResult:
-    """Exit code and output of one `np6` run."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def output(self) -> str:
-        return self.out + self.err
-
-
-@dataclass
 class Warehouse:
     """A job directory whose `np6` runs load one PostgreSQL dataset (or a local lake)."""
 
@@ -81,9 +67,7 @@ class Warehouse:
 
     def np6(self, *args: str, timeout: float = 300) -> CliResult:
         """`np6 load --dataset <this dataset> ARGS` (add `--destination`)."""
-        proc = subprocess.run(self.command(*args), cwd=self.root, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
-        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+        return run_np6(self.command(*args)[1:], cwd=self.root, env=self.env, timeout=timeout)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """The same command in the background (parallel pipelines)."""

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,21 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-NP6 = shutil.which("np6", path=os.path.dirname(sys.executable)) or "np6"
-
-
-@dataclass
-class CliResult:
-    """Exit code and output of one `np6` run."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def output(self) -> str:
-        return self.out + self.err
-
+from tests.cli import CliResult, run_np6
 
 @dataclass
 class Workspace:
@@ -41,10 +24,7 @@ class Workspace:
         return self.root / "warehouse.duckdb"
 
     def np6(self, *args: str, timeout: float = 300) -> CliResult:
-        proc = subprocess.run(
-            [NP6, *args], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
-        )
-        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+        return run_np6(list(args), cwd=self.root, env=self.env, timeout=timeout)
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.duckdb), read_only=True) as con:
