@@ -82,6 +82,7 @@ class WindowBatch(NamedTuple):
     tables: dict[str, pa.Table]
     rejected: list[Any]
     fetched: Fetched
+    drift: tuple[str, ...] = ()
 
 
 def plan_units(
@@ -157,7 +158,9 @@ def read_unit(
         return _split(client, unit, workers, limits, reason)
     decoded = submit(fetched.body, unit.classification, workers).result()
     normalized, fetched = _reread(client, unit, decoded) if isinstance(decoded, BadBody) else (decoded, fetched)
-    return [WindowBatch(unit, normalized.tables, normalized.rejected, fetched)]
+    for note in normalized.drift:  # a type change on a known column: kept, and said out loud
+        log.warning("type change on GET %s %s: %s", unit.path, unit.window, note)
+    return [WindowBatch(unit, normalized.tables, normalized.rejected, fetched, normalized.drift)]
 
 
 def _split(
@@ -212,6 +215,7 @@ def window_record(batch: WindowBatch) -> dict[str, Any]:
         "seconds": round(batch.fetched.seconds, 3),
         "status": "split" if unit.split_from else "loaded",
         "split_from": str(unit.split_from) if unit.split_from else None,
+        "type_changes": "; ".join(batch.drift) or None,
         "read_at": pendulum.now("UTC"),
     }
 
@@ -398,7 +402,10 @@ def windows_log() -> DltResource:
         name=WINDOWS_TABLE,
         primary_key=("resource", "action_id", "window_start", "window_end"),
         write_disposition="merge",
-        columns={"split_from": {"data_type": "text", "nullable": True}},
+        columns={
+            "split_from": {"data_type": "text", "nullable": True},
+            "type_changes": {"data_type": "text", "nullable": True},
+        },
     )
 
 

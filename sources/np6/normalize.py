@@ -75,6 +75,9 @@ class Normalized(NamedTuple):
 
     tables: dict[str, pa.Table]
     rejected: list[Rejected]
+    # Type changes on known columns: one line per column, e.g. "hits.link_value: int where NP6
+    # documents text (2 values, stored as JSON text)". The values are kept; the caller reports.
+    drift: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -808,7 +811,8 @@ def _normalize(
             except Exception as exc:  # a shape no rule foresaw: reject this item, keep the batch
                 problem = f"cannot normalize ({type(exc).__name__}: {' '.join(str(exc).split())})"
         rejected.append(Rejected(problem, _raw_json(item)))
-    return Normalized(_tables(rows), rejected)
+    drift: list[str] = []
+    return Normalized(_tables(rows, drift), rejected, tuple(drift))
 
 
 def normalize_events(events: Iterable[Any], *, classification: str | None = None) -> Normalized:
@@ -833,10 +837,11 @@ def normalize_events(events: Iterable[Any], *, classification: str | None = None
         plain_rows = {
             **_PLAIN_ROWS, "hit": ("hits", partial(_plain_hit, classification=classification))
         }  # fmt: skip
-    tables, rejected = _normalize(
+    tables, rejected, drift = _normalize(
         events, _event_problem, _event_table, row_functions, plain_rows
     )
-    return Normalized({name: _first_row_per_id(table) for name, table in tables.items()}, rejected)
+    deduplicated = {name: _first_row_per_id(table) for name, table in tables.items()}
+    return Normalized(deduplicated, rejected, drift)
 
 
 def _first_row_per_id(table: pa.Table) -> pa.Table:
@@ -855,12 +860,13 @@ def _first_row_per_id(table: pa.Table) -> pa.Table:
     return table.take(first)
 
 
-def _tables(rows: Mapping[str, Sequence[Row]]) -> dict[str, pa.Table]:
-    """Build one Arrow table per non-empty list of rows."""
-    return {name: _table(name, rows_) for name, rows_ in rows.items() if rows_}
+def _tables(rows: Mapping[str, Sequence[Row]], drift: list[str] | None = None) -> dict[str, pa.Table]:
+    """Build one Arrow table per non-empty list of rows; type changes are noted in `drift`."""
+    notes = [] if drift is None else drift
+    return {name: _table(name, rows_, notes) for name, rows_ in rows.items() if rows_}
 
 
-def _table(name: str, rows: Sequence[Row]) -> pa.Table:
+def _table(name: str, rows: Sequence[Row], drift: list[str] | None = None) -> pa.Table:
     """Build a table from rows with explicit types: one row-major conversion, else per column.
 
     Converting the row tuples as one struct array reads each row's values while they are still
@@ -874,7 +880,9 @@ def _table(name: str, rows: Sequence[Row]) -> pa.Table:
         batch = pa.RecordBatch.from_struct_array(struct_array)
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         columns = zip(*rows, strict=True)
-        arrays = [_array(values, field) for values, field in zip(columns, schema, strict=True)]
+        notes = [] if drift is None else drift
+        arrays = [_array(values, field, f"{name}.{field.name}", notes)
+                  for values, field in zip(columns, schema, strict=True)]
     else:
         arrays = [_to_microseconds(column) for column in batch.columns]
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -895,7 +903,9 @@ def _to_microseconds(column: pa.Array[Any]) -> pa.Array[Any]:
     return column.cast(_TS) if column.type == _TS_MS else column
 
 
-def _array(values: Sequence[Any], field: pa.Field[Any]) -> pa.Array[Any]:
+def _array(
+    values: Sequence[Any], field: pa.Field[Any], where: str = "", drift: list[str] | None = None
+) -> pa.Array[Any]:
     """Build one column; epoch-ms ints become UTC timestamps by an Arrow cast, not in Python."""
     if field.name in _EPOCH_MS_COLUMNS:
         return pa.array(values, _TS_MS).cast(_TS)
@@ -906,7 +916,13 @@ def _array(values: Sequence[Any], field: pa.Field[Any]) -> pa.Array[Any]:
         if field.type != pa.string():
             raise
     # A string column met a non-string (a number, or an object where NP6 documents a string):
-    # keep it as JSON text rather than lose it or fail the batch. Rare, so it may be slow.
+    # keep it as JSON text rather than lose it or fail the batch, and note the type change so
+    # the caller reports it (a data-type contract: never coerced silently). Rare, may be slow.
+    odd = [type(v).__name__ for v in values if v is not None and not isinstance(v, str)]
+    if drift is not None and odd:
+        kinds = "/".join(sorted(set(odd)))
+        count = f"{len(odd)} value{'' if len(odd) == 1 else 's'}"
+        drift.append(f"{where}: {kinds} where NP6 documents text ({count}, stored as JSON text)")
     return pa.array([_as_text(value) for value in values], pa.string())
 
 

@@ -55,7 +55,7 @@ class Faults:
         bad_body: spoil event answers: `truncated` (cut in the middle), `html` (an HTML error
             page sent as JSON with 200) or `content_type` (the real JSON labelled `text/plain`).
         bad_body_first: spoil only the first N event answers (None: all of them).
-        bad_events_ms: event answers whose window holds this instant (epoch ms) get three bad
+        bad_events_ms: event answers whose window holds this instant (epoch ms) get four odd
             elements appended: one without `id`, one without `timestamp`, and a valid event
             `sandbox-future-<ms>` of a type (`complaint`) and with a field (`channelV2`) the
             docs never show, whose timestamp is in year 2999.
@@ -225,11 +225,14 @@ class FaultInjector:
 
 
 def bad_event_items(at_ms: int) -> list[dict[str, Any]]:
-    """What `bad_events_ms` appends: two elements that cannot be keyed and one from year 2999."""
+    """What `bad_events_ms` appends: two elements that cannot be keyed, one from year 2999, and
+    an execution whose `kind` is a number where the reference documents a string."""
     identity = {"agency": "SANDBOX", "customer": "1", "type": "target"}
     return [
         {"type": "activation", "timestamp": at_ms, "identity": identity},
         {"type": "activation", "id": f"sandbox-no-timestamp-{at_ms}", "identity": identity},
         {"type": "complaint", "id": f"sandbox-future-{at_ms}", "timestamp": FUTURE_MS, "identity": identity,
          "channelV2": "rcs"},
+        {"type": "execution", "id": f"sandbox-type-change-{at_ms}", "timestamp": at_ms, "identity": identity,
+         "source": {"type": "email", "detail": {"execution": {"id": "000PE4", "kind": 7}}}},
     ]

@@ -74,7 +74,7 @@ def _batch() -> WindowBatch:
     window = Window(start, start + timedelta(hours=1))
     unit = ReadUnit("/actions/events", window, ("hits",), "000PE4", None, split_from=Window(start, start + timedelta(days=1)))
     fetched = Fetched(body=b"[]", status=200, content_type="application/json", requests=1, retries=0, waited=0.0, seconds=0.5)
-    return WindowBatch(unit, {}, [Rejected("no id", "{}")], fetched)
+    return WindowBatch(unit, {}, [Rejected("no id", "{}")], fetched, ("hits.link_value: int where NP6 documents text",))
 
 
 @pytest.mark.parametrize(

@@ -53,3 +53,9 @@ def test_bad_elements_are_kept_in_np6_rejected_and_the_load_goes_on(make_sandbox
     future = ws.query(f"SELECT extra FROM np6.other_events WHERE id = 'sandbox-future-{at}'")
     assert len(future) == 1 and json.loads(future[0][0])["channelV2"] == "rcs"  # drift kept in extra
     assert ws.query("SELECT max(window_end) FROM np6._np6_windows")[0][0].year == 2026
+    # a number where the reference documents a string: kept as text, and reported, not silent
+    kind = ws.query(f"SELECT activation_kind FROM np6.executions WHERE id = 'sandbox-type-change-{at}'")
+    assert kind == [("7",)]
+    note = "executions.activation_kind: int where NP6 documents text (1 value, stored as JSON text)"
+    assert ws.query("SELECT type_changes FROM np6._np6_windows WHERE type_changes IS NOT NULL") == [(note,)]
+    assert f"type change on GET /actions/events" in result.err and note in result.err

@@ -1105,3 +1105,25 @@ def test_parse_iso(text: Any, expected: tuple[int, ...] | None) -> None:
     assert parsed == (None if expected is None else datetime(*expected, tzinfo=UTC))
     if parsed is not None:
         assert parsed.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "path, value, note",
+    [
+        pytest.param(("link", "value"), 42, "hits.link_value: int where NP6 documents text (1 value, "
+                     "stored as JSON text)", id="number-for-text"),
+        pytest.param(("link", "label"), {"fr": "x"}, "hits.link_label: dict where NP6 documents text "
+                     "(1 value, stored as JSON text)", id="object-for-text"),
+    ],
+)
+def test_a_type_change_on_a_known_column_is_kept_and_reported(path, value, note):
+    event = copy.deepcopy(MIRROR_HIT)
+    event["source"]["detail"][path[0]][path[1]] = value
+    result = normalize_events([event, ACTIVATION])
+    column = {"value": "link_value", "label": "link_label"}[path[1]]
+    assert result.tables["hits"].column(column).to_pylist() == [orjson.dumps(value).decode()]
+    assert result.drift == (note,)
+
+
+def test_documented_types_report_no_change():
+    assert normalize_events([MIRROR_HIT, ACTIVATION]).drift == ()
