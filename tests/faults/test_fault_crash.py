@@ -18,7 +18,7 @@ from dlt.common.versioned_state import decompress_state
 
 from sources.np6_sandbox import Faults
 from tests.faults.helpers import END, EVENT_RESOURCES, FAST, START, assert_exact, ms, one_line_error
-from tests.integration.conftest import NP6
+from tests.cli import NP6
 
 TYPES = ["hit", "activation", "bounce", "cancellation"]
 
