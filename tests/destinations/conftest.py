@@ -20,7 +20,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from tests.cli import NP6, CliResult, run_np6
+from tests.cli import NP6, CliResult, job_env, run_np6
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,15 +91,9 @@ def warehouse(tmp_path: Path, postgres_dsn: str) -> Iterator[Any]:
     def make(url: str, api_key: str, **extra: str) -> Warehouse:
         root = tmp_path / "job"
         root.mkdir(exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-        env.update(
-            SOURCES__NP6__API_KEY=api_key,
-            SOURCES__NP6__BASE_URL=url,
-            DESTINATION__POSTGRES__CREDENTIALS=postgres_dsn,
-            DESTINATION__FILESYSTEM__BUCKET_URL=(root / "lake").as_uri(),
-            DLT_DATA_DIR=str(tmp_path / "dlt-data"),
-            **extra,
-        )
+        env = job_env(url, api_key, tmp_path / "dlt-data",
+                      DESTINATION__POSTGRES__CREDENTIALS=postgres_dsn,
+                      DESTINATION__FILESYSTEM__BUCKET_URL=(root / "lake").as_uri(), **extra)
         made.append(Warehouse(root, env, f"np6_{uuid.uuid4().hex[:10]}", postgres_dsn))
         return made[-1]
 

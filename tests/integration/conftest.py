@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.cli import CliResult, run_np6
+from tests.cli import CliResult, job_env, run_np6
 
 @dataclass
 class Workspace:
@@ -41,14 +40,8 @@ def workspace(tmp_path: Path) -> Callable[..., Workspace]:
     def make(url: str, api_key: str, **extra: str) -> Workspace:
         root = tmp_path / "job"
         root.mkdir(exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-        env.update(
-            SOURCES__NP6__API_KEY=api_key,
-            SOURCES__NP6__BASE_URL=url,
-            DESTINATION__DUCKDB__CREDENTIALS=str(root / "warehouse.duckdb"),
-            DLT_DATA_DIR=str(tmp_path / "dlt-data"),
-            **extra,
-        )
+        env = job_env(url, api_key, tmp_path / "dlt-data",
+                      DESTINATION__DUCKDB__CREDENTIALS=str(root / "warehouse.duckdb"), **extra)
         return Workspace(root, env)
 
     return make
