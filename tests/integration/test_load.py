@@ -93,8 +93,8 @@ def test_per_action_extraction(sandbox, workspace):
 
 
 def test_second_scheduled_run_reads_only_new_windows(make_sandbox, workspace):
-    start = pendulum.now("UTC").start_of("hour").subtract(days=2)
-    box = make_sandbox(start=start, days=3)
+    start = pendulum.now("UTC").start_of("hour").subtract(days=3)  # >= 3 day windows at any hour
+    box = make_sandbox(start=start, days=4)
     ws = workspace(box.url, box.api_key, SOURCES__NP6__START_DATE=start.to_iso8601_string())
     first = ws.np6("load")
     assert first.code == 0, first.output
