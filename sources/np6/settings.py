@@ -176,6 +176,3 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ),
 )
 RESOURCE_NAMES = tuple(r.name for r in RESOURCES)
-EVENT_RESOURCE_NAMES = tuple(
-    r.name for r in RESOURCES if r.name in EVENT_ENDPOINTS_BY_TABLE or r.name in MIXED_ONLY_TABLES
-)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import duckdb
 import pendulum
-import pytest
 import yaml
 
 

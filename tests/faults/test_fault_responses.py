@@ -58,4 +58,4 @@ def test_bad_elements_are_kept_in_np6_rejected_and_the_load_goes_on(make_sandbox
     assert kind == [("7",)]
     note = "executions.activation_kind: int where NP6 documents text (1 value, stored as JSON text)"
     assert ws.query("SELECT type_changes FROM np6._np6_windows WHERE type_changes IS NOT NULL") == [(note,)]
-    assert f"type change on GET /actions/events" in result.err and note in result.err
+    assert "type change on GET /actions/events" in result.err and note in result.err
