@@ -10,6 +10,12 @@ check of it, written from the NP6 reference alone.
         httpx.get(f"{server.url}/actions/events/hits", headers={"X-Key": server.api_key})
 
 From a shell: `python -m sources.np6_sandbox --port 8080` (see `--help`).
+
+Besides actions and their events (`server.py`, `data.py`), it serves archives and management
+lists (`management.py`), recipient exports (`exports.py`), contacts and redlists (`contacts.py`),
+push notifications and their events (`push.py`), reactivities (`reactivities.py`) and campaigns
+(`campaigns.py`); each module's docstring lists its routes and the choices the sandbox makes
+where the NP6 reference is silent. Their public functions are the ground truth tests compare with.
 """
 
 from .data import (

@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import random
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -147,7 +149,7 @@ def _date(account: Account, rng: random.Random, days_before: int = 200) -> str:
 def _dimensions(account: Account) -> dict[str, list[dict[str, Any]]]:
     """Every management list of the account, built once (accounts never change)."""
     return {
-        "fields": _fields(),
+        "fields": _field_list(),
         "valueLists": _value_lists(),
         "segments": _segments(account),
         "imports": _imports(account),
@@ -163,7 +165,7 @@ def dimension(account: Account, name: str) -> list[dict[str, Any]]:
     return orjson.loads(orjson.dumps(_dimensions(account)[name]))
 
 
-def _fields() -> list[dict[str, Any]]:
+def _field_list() -> list[dict[str, Any]]:
     def field(type_: str, id_: int, name: str, **more: Any) -> dict[str, Any]:
         return {"type": type_, "id": id_, "name": name, "isUnicity": False, "isMandatory": False,
                 "isCriterion": True, **more}  # fmt: skip
@@ -293,79 +295,141 @@ def _rules(account: Account) -> list[dict[str, Any]]:
 # --- routes -----------------------------------------------------------------------------------
 
 
+class NotFound(LookupError):
+    """An unknown id in a path: answered 404 with the message."""
+
+
+class Call(NamedTuple):
+    """What a route's answer gets: the account, the path's `{groups}`, the query parameters, the
+    `Accept` header, the request body (POST) and the server's field renames (`id -> name`)."""
+
+    account: Account
+    groups: dict[str, str]
+    params: Params
+    accept: str | None = None
+    body: bytes = b""
+    renames: Mapping[int, str] = MappingProxyType({})
+
+
+Answer = Callable[[Call], "list[Any] | dict[str, Any] | Reply"]
+
+
 class ManagementRoute(NamedTuple):
-    """One route: its name in stats, its path pattern, its media type and what it answers."""
+    """One route: its name in stats, its path pattern, its media type (None: the answer
+    negotiates and returns its own `Reply`), what it answers and its HTTP method."""
 
     name: str
     pattern: re.Pattern[str]
-    media_type: str
-    answer: Callable[[Account, dict[str, str], Params], list[dict[str, Any]]]
+    media_type: str | None
+    answer: Answer
+    method: str = "GET"
+
+
+def route(name: str, answer_: Answer, media_type: str | None = JSON_MEDIA_TYPE,
+          method: str = "GET") -> ManagementRoute:  # fmt: skip
+    """A route whose pattern is its name, each `{group}` matching one path segment."""
+    pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", name)
+    return ManagementRoute(name, re.compile(pattern), media_type, answer_, method)
+
+
+def instant(params: Params, name: str) -> int | None:
+    """Query parameter `name` as epoch ms (None when absent or empty); ValueError naming it."""
+    value = params.get(name) or None
+    try:
+        return parse_ms(value) if value else None
+    except (ValueError, OverflowError):
+        raise ValueError(f"{name} must be an ISO date, an ISO datetime or epoch milliseconds, "
+                         f"got {value!r}") from None  # fmt: skip
 
 
 def _window(params: Params) -> tuple[int | None, int | None]:
     """`startDate` / `endDate` as epoch ms (None when absent or empty)."""
-    bounds = []
-    for name in ("startDate", "endDate"):
-        value = params.get(name) or None
-        try:
-            bounds.append(parse_ms(value) if value else None)
-        except (ValueError, OverflowError):
-            raise ValueError(f"{name} must be an ISO date, an ISO datetime or epoch milliseconds, "
-                             f"got {value!r}") from None  # fmt: skip
-    return bounds[0], bounds[1]
+    return instant(params, "startDate"), instant(params, "endDate")
 
 
-def _list(name: str) -> Callable[[Account, dict[str, str], Params], list[dict[str, Any]]]:
-    return lambda account, groups, params: dimension(account, name)
+def ordered(items: list[Any], params: Params) -> list[Any]:
+    """Items sorted by (timestamp, id) put in the order `sort` asks for: `asc`, `desc`, or (absent)
+    a new shuffle on every request, like the event routes."""
+    sort = params.get("sort")
+    if sort not in (None, "asc", "desc"):
+        raise ValueError(f"sort must be asc or desc, got {sort!r}")
+    if sort == "desc":
+        return items[::-1]
+    if sort is None:
+        items = list(items)
+        random.Random(os.urandom(16)).shuffle(items)
+    return items
+
+
+def json_array(items: list[bytes]) -> Reply:
+    """A 200 JSON array of already rendered items."""
+    return Reply(200, b"[" + b",".join(items) + b"]")
+
+
+def _list(name: str) -> Answer:
+    return lambda call: dimension(call.account, name)
+
+
+def _fields(call: Call) -> list[dict[str, Any]]:
+    """`GET /fields`, with the names this server renamed (`SandboxServer.rename_field`)."""
+    return [f | {"name": call.renames.get(f["id"], f["name"])} for f in dimension(call.account, "fields")]
+
+
+def field_ids() -> frozenset[int]:
+    """Ids of the catalogue's fields (what `rename_field` accepts)."""
+    return frozenset(f["id"] for f in _field_list())
 
 
 _STAMP = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 MANAGEMENT_ROUTES: tuple[ManagementRoute, ...] = (
-    ManagementRoute("/actions/archives", re.compile("/actions/archives"), ARCHIVE_MEDIA_TYPE,
-                    lambda a, g, p: archives(a, *_window(p))),
-    ManagementRoute("/actions/stamp/{stamp}/archives", re.compile("/actions/stamp/(?P<stamp>[^/]+)/archives"),
-                    ARCHIVE_MEDIA_TYPE, lambda a, g, p: archives(a, stamp=g["stamp"])),
-    ManagementRoute("/actions/{id}/targets/{target}/archives",
-                    re.compile("/actions/(?P<id>[^/]+)/targets/(?P<target>[^/]+)/archives"), ARCHIVE_MEDIA_TYPE,
-                    lambda a, g, p: archives(a, *_window(p), action_id=g["id"], target_id=g["target"])),
-    ManagementRoute("/targets/{target}/archives", re.compile("/targets/(?P<target>[^/]+)/archives"),
-                    ARCHIVE_MEDIA_TYPE, lambda a, g, p: archives(a, *_window(p), target_id=g["target"])),
-    ManagementRoute("/fields", re.compile("/fields"), JSON_MEDIA_TYPE, _list("fields")),
-    ManagementRoute("/valueLists", re.compile("/valueLists"), JSON_MEDIA_TYPE, _list("valueLists")),
-    ManagementRoute("/segments", re.compile("/segments"), JSON_MEDIA_TYPE, _list("segments")),
-    ManagementRoute("/imports", re.compile("/imports"), IMPORT_MEDIA_TYPE, _list("imports")),
-    ManagementRoute("/parameters/applications", re.compile("/parameters/applications"), JSON_MEDIA_TYPE,
-                    _list("applications")),
-    ManagementRoute("/marketing/pressure/topics", re.compile("/marketing/pressure/topics"), JSON_MEDIA_TYPE,
-                    _list("topics")),
-    ManagementRoute("/marketing/pressure/rules", re.compile("/marketing/pressure/rules"), JSON_MEDIA_TYPE,
-                    _list("rules")),
+    route("/actions/archives", lambda c: archives(c.account, *_window(c.params)), ARCHIVE_MEDIA_TYPE),
+    route("/actions/stamp/{stamp}/archives", lambda c: archives(c.account, stamp=c.groups["stamp"]),
+          ARCHIVE_MEDIA_TYPE),
+    route("/actions/{id}/targets/{target}/archives",
+          lambda c: archives(c.account, *_window(c.params), action_id=c.groups["id"], target_id=c.groups["target"]),
+          ARCHIVE_MEDIA_TYPE),
+    route("/targets/{target}/archives",
+          lambda c: archives(c.account, *_window(c.params), target_id=c.groups["target"]), ARCHIVE_MEDIA_TYPE),
+    route("/fields", _fields),
+    route("/valueLists", _list("valueLists")),
+    route("/segments", _list("segments")),
+    route("/imports", _list("imports"), IMPORT_MEDIA_TYPE),
+    route("/parameters/applications", _list("applications")),
+    route("/marketing/pressure/topics", _list("topics")),
+    route("/marketing/pressure/rules", _list("rules")),
 )  # fmt: skip
-MANAGEMENT_ROUTES_BY_NAME = {r.name: r for r in MANAGEMENT_ROUTES}
 
 
 def accepts(accept: str | None, media_type: str) -> bool:
-    """Whether an `Accept` header (None: absent) allows `media_type`."""
+    """Whether an `Accept` header (None: absent) allows `media_type` (parameters ignored)."""
     if not accept:
         return True
+    media_type = media_type.split(";")[0].strip()
     major = media_type.split("/")[0]
     ranges = {part.split(";")[0].strip().lower() for part in accept.split(",")}
     return bool(ranges & {media_type, f"{major}/*", "*/*"})
 
 
-def answer(account: Account, route_name: str, path: str, params: Params, accept: str | None,
-           headers: list[tuple[str, str]]) -> Reply:  # fmt: skip
-    """The reply to one authenticated GET on a management route (the server routes by name)."""
-    route = MANAGEMENT_ROUTES_BY_NAME[route_name]
-    found = route.pattern.fullmatch(path)
-    groups = {k: unquote(v) for k, v in (found.groupdict() if found else {}).items()}
-    if not accepts(accept, route.media_type):
-        return error_reply(406, f"this route answers {route.media_type}, not {accept}", headers)
-    if "stamp" in groups and not _STAMP.fullmatch(groups["stamp"]):
-        return error_reply(404, f"unknown stamp {groups['stamp']!r}", headers)
+def groups_of(route_: ManagementRoute, path: str) -> dict[str, str]:
+    """The path's `{groups}` for `route_`, percent-decoded."""
+    found = route_.pattern.fullmatch(path)
+    return {k: unquote(v) for k, v in (found.groupdict() if found else {}).items()}
+
+
+def answer(route_: ManagementRoute, call: Call, headers: list[tuple[str, str]]) -> Reply:
+    """The reply to one authenticated request on a management route; `headers` (the fault
+    knobs') go on every reply."""
+    if route_.media_type and not accepts(call.accept, route_.media_type):
+        return error_reply(406, f"this route answers {route_.media_type}, not {call.accept}", headers)
+    if "stamp" in call.groups and not _STAMP.fullmatch(call.groups["stamp"]):
+        return error_reply(404, f"unknown stamp {call.groups['stamp']!r}", headers)
     try:
-        items = route.answer(account, groups, params)
+        result = route_.answer(call)
+    except NotFound as exc:
+        return error_reply(404, str(exc), headers)
     except ValueError as exc:
         return error_reply(400, str(exc), headers)
-    return Reply(200, orjson.dumps(items), tuple(headers), route.media_type)
+    if isinstance(result, Reply):
+        return Reply(result.status, result.body, (*headers, *result.headers), result.content_type)
+    return Reply(200, orjson.dumps(result), tuple(headers), route_.media_type or JSON_MEDIA_TYPE)

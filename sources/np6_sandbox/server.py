@@ -1,6 +1,6 @@
 """The sandbox's HTTP API: NP6's action and action-event routes over one `Account`.
 
-Routes (GET, `X-Key` required), declared as data in `ROUTES`:
+Routes (`X-Key` required), declared as data in `ROUTES` (GET unless said otherwise):
 
     /actions                                   ?creation_start&creation_end
     /actions/{id}
@@ -10,6 +10,14 @@ Routes (GET, `X-Key` required), declared as data in `ROUTES`:
     /actions/{id}/events/{activations|bounces|cancellations|hits}
     /actions/{id}/events/hits/{open|redirection|mirror|form|unsubscribe}
     archives and management lists: see `management.py`
+    recipient exports       /actions/{id}/export/tracking/{opens|clicks}: see `exports.py`
+    contacts and redlists   /targets/{id}, /targets/redlist/{mail|sms}: see `contacts.py`
+    push notifications      /notifications, /notifications/{nid}/events...: see `push.py`
+    reactivities            /actions/reactivities..., /notifications/reactivities...: see `reactivities.py`
+    campaigns               /campaigns, POST /campaigns/{campaign}/events: see `campaigns.py`
+
+A request on a route of another method answers 405. Field renames (`rename_field`) are state of
+one server, never of the shared `Account`: `GET /fields` answers them on that server only.
 
 Event routes take `start` (inclusive) and `end` (exclusive), each an ISO date, an ISO datetime or
 epoch milliseconds (a missing bound is the account's span edge), `sort=asc|desc` (absent: a new
@@ -34,7 +42,7 @@ import threading
 import traceback
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from hmac import compare_digest
 from http import HTTPStatus
@@ -44,9 +52,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
+from . import campaigns, contacts, exports, push, reactivities
 from .data import HIT_TYPES, Account, EventFilter
 from .faults import FaultInjector, Faults, Headers, Reply, error_reply
-from .management import MANAGEMENT_ROUTES, answer
+from .management import MANAGEMENT_ROUTES, Call, ManagementRoute, answer, field_ids, groups_of
 from .times import parse_ms
 
 STREAM_THRESHOLD = 1 << 20  # bytes buffered before switching to chunked streaming
@@ -65,6 +74,8 @@ class Route(NamedTuple):
     types: frozenset[str] | None = None  # event types served; None = every type
     hit_types: frozenset[str] | None = None
     hits: bool = False  # accepts `classification`
+    management: ManagementRoute | None = None  # what answers a "management" route
+    method: str = "GET"
 
 
 _EVENT_KINDS = {"activations": "activation", "bounces": "bounce", "cancellations": "cancellation",
@@ -87,8 +98,19 @@ def _event_routes(prefix: str) -> list[Route]:
     return routes
 
 
+# Order matters: the first route matching a path wins (`/targets/redlist/mail` before
+# `/targets/{id}`, `/actions/reactivities` before `/actions/{id}`).
+DATA_ROUTES: tuple[ManagementRoute, ...] = (
+    *MANAGEMENT_ROUTES,
+    *exports.ROUTES,
+    *contacts.ROUTES,
+    *push.ROUTES,
+    *reactivities.ROUTES,
+    *campaigns.ROUTES,
+)
+
 ROUTES: tuple[Route, ...] = (
-    *(Route(r.name, r.pattern, "management") for r in MANAGEMENT_ROUTES),
+    *(Route(r.name, r.pattern, "management", management=r, method=r.method) for r in DATA_ROUTES),
     Route("/actions", re.compile("/actions"), "actions"),
     Route("/actions/events", re.compile("/actions/events"), "events"),
     *_event_routes("/actions"),
@@ -252,6 +274,8 @@ class SandboxServer:
         self._stats = Stats()
         self.log_requests = log_requests
         self._injector = FaultInjector(faults)
+        self._renames: dict[int, str] = {}
+        self._renames_lock = threading.Lock()
         self._read_ahead = _ReadAhead(account) if read_ahead else None
         self._httpd = _HTTPServer(host, port, self)
         self._thread: threading.Thread | None = None
@@ -285,6 +309,18 @@ class SandboxServer:
         """What `GET /_sandbox/stats` answers: `requests`, `by_route`, `by_status`, `events_served`,
         `log`."""
         return self._stats.snapshot()
+
+    def rename_field(self, field_id: int, name: str) -> None:
+        """Rename a catalogue field on this server only (`GET /fields` answers the new name)."""
+        if field_id not in field_ids():
+            raise ValueError(f"unknown field id {field_id!r}; known: {sorted(field_ids())}")
+        with self._renames_lock:
+            self._renames[field_id] = name
+
+    def renames(self) -> Mapping[int, str]:
+        """The field renames of this server (`id -> name`), a snapshot."""
+        with self._renames_lock:
+            return dict(self._renames)
 
     def reset_stats(self) -> None:
         self._stats.reset()
@@ -409,9 +445,11 @@ class _Handler(BaseHTTPRequestHandler):
               content_type: str = "application/json") -> bytes:
         lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
                  f"Date: {self.date_time_string()}", f"Server: {self.server_version}",
-                 f"Content-Type: {content_type}", f"x-request-id: {uuid.uuid4()}"]  # fmt: skip
+                 f"x-request-id: {uuid.uuid4()}"]  # fmt: skip
         lines += [f"{name}: {value}" for name, value in headers]
-        lines.append(f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked")
+        if status != 204:  # a 204 has neither a body nor a length (RFC 9110 §8.6)
+            lines.append(f"Content-Type: {content_type}")
+            lines.append(f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked")
         if self.close_connection:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -452,12 +490,19 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
 
     def _get(self, req: _Request) -> None:
-        self._body()
+        body = self._body()
         if req.path.startswith("/_sandbox/"):
             return self._control(req)
+        self._api(req, body)
+
+    def _api(self, req: _Request, body: bytes) -> None:
+        """Route, authenticate, run the fault knobs, then serve one API request."""
         found = match_route(req.path)
-        if found is None:
+        if found is None and self.command == "GET":
             return self._send(req, error_reply(404, f"no route for GET {req.path}"))
+        if found is None or found[0].method != self.command:
+            verb = found[0].method if found else "GET"
+            return self._send(req, error_reply(405, f"the sandbox serves {verb} only on {req.path}"))
         route, action_id = found
         req.route = route.name
         if not compare_digest(self.headers.get("X-Key", "").encode(), self.sandbox.api_key.encode()):
@@ -466,7 +511,7 @@ class _Handler(BaseHTTPRequestHandler):
         if injected is not None:
             return self._send(req, Reply(injected.status, injected.body, (*injected.headers, *headers)))
         try:
-            self._serve(req, route, action_id, headers)
+            self._serve(req, route, action_id, headers, body)
         except BadRequest as exc:
             self._send(req, error_reply(400, str(exc), headers, parameter=exc.parameter))
 
@@ -480,17 +525,20 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         if req.path.startswith("/_sandbox/"):
             return self._control(req, body)
-        self._send(req, error_reply(405, f"the sandbox serves GET only on {req.path}"))
+        self._api(req, body)
 
     # -- API routes --
 
-    def _serve(self, req: _Request, route: Route, action_id: str | None, headers: Headers) -> None:
+    def _serve(self, req: _Request, route: Route, action_id: str | None, headers: Headers,
+               body: bytes = b"") -> None:  # fmt: skip
         account = self.sandbox.account
         if action_id is not None and account.action(action_id) is None:
             return self._send(req, error_reply(404, f"unknown action {action_id!r}", headers))
-        if route.kind == "management":
-            accept = self.headers.get("Accept")
-            return self._send(req, answer(account, route.name, req.path, req.params, accept, headers))
+        if route.management is not None:
+            data_route = route.management
+            call = Call(account, groups_of(data_route, req.path), req.params, self.headers.get("Accept"), body,
+                        self.sandbox.renames())  # fmt: skip
+            return self._send(req, answer(data_route, call, headers))
         if route.kind == "actions":
             created = _instant(req.params, "creation_start"), _instant(req.params, "creation_end")
             items = account.actions(*created)
