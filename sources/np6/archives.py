@@ -28,7 +28,8 @@ from urllib.parse import quote
 import dlt
 import pendulum
 
-from .client import NP6Client
+from .bookkeeping import as_window_row, for_table, window_row
+from .client import Fetched, NP6Client
 from .errors import NP6BadResponse
 from .events import FeedConfig, FeedPlan, advance_cursors, plan_feed
 from .normalize import parse_iso
@@ -110,10 +111,15 @@ def window_params(window: Window | None) -> dict[str, str]:
 
 def read_archives(client: NP6Client, path: str, window: Window | None = None) -> list[Row]:
     """GET one archive list and flatten it; a body that is not an array is `NP6BadResponse`."""
+    return fetch_archives(client, path, window)[0]
+
+
+def fetch_archives(client: NP6Client, path: str, window: Window | None = None) -> tuple[list[Row], Fetched]:
+    """`read_archives`, and what the request cost (for `_np6_windows`)."""
     context = str(window) if window else ""
     data, fetched = client.get_json(path, window_params(window), context=context)
     if data is None:
-        return []
+        return [], fetched
     if not isinstance(data, list):
         raise NP6BadResponse(
             f"NP6 answered GET {path} {context} with a JSON {type(data).__name__}, expected an array "
@@ -124,7 +130,7 @@ def read_archives(client: NP6Client, path: str, window: Window | None = None) ->
     rows, skipped = archive_rows(data)
     if skipped:
         log.warning("GET %s %s: %d archive(s) without an id were not loaded", path, context, skipped)
-    return rows
+    return rows, fetched
 
 
 def action_target_archives(
@@ -169,15 +175,17 @@ def checkpoint_archives(state: dict[str, Any], config: FeedConfig, plan: FeedPla
         advance_cursors(state, config.tables, None, plan.windows[-1].end)
 
 
-@dlt.resource(name=ARCHIVES_TABLE, primary_key="id", write_disposition="merge", columns=ARCHIVE_COLUMNS)
-def archives(client: NP6Client, config: FeedConfig) -> Iterator[list[Row]]:
-    """Every archive of the account sent in the planned windows, one request per window."""
+@dlt.resource(name=ARCHIVES_TABLE, write_disposition="merge")  # table hints: `for_table`
+def archives(client: NP6Client, config: FeedConfig) -> Iterator[Any]:
+    """Every archive of the account sent in the planned windows, one request per window (and
+    one `_np6_windows` row per request)."""
     state = dlt.current.source_state()
     scoped = archive_config(config)
     plan = plan_feed(scoped, state, pendulum.now("UTC"))
     for done, window in enumerate(plan.windows, start=1):
-        rows = read_archives(client, ARCHIVES_PATH, window)
+        rows, fetched = fetch_archives(client, ARCHIVES_PATH, window)
         log.info("archives %s: %d rows [%d/%d]", window, len(rows), done, len(plan.windows))
         if rows:
-            yield rows
+            yield for_table(rows, ARCHIVES_TABLE, "id", ARCHIVE_COLUMNS)
+        yield as_window_row(window_row(ARCHIVES_TABLE, ARCHIVES_PATH, window, fetched, len(rows)))
     checkpoint_archives(state, scoped, plan)

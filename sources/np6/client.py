@@ -40,7 +40,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, TypeVar
@@ -107,6 +108,19 @@ class Fetched:
     seconds: float  # elapsed time of the call, waits included
 
 
+@dataclass(frozen=True)
+class Streamed:
+    """A 2xx GET whose body is read as it arrives: iterate `chunks` (bytes) inside `stream`."""
+
+    path: str
+    status: int
+    content_type: str
+    requests: int  # attempts made to get the status line, the successful one included
+    retries: int
+    waited: float
+    chunks: Iterator[bytes]
+
+
 @dataclass
 class _Call:
     """The running tally of one `get`: what is fetched and what it cost so far."""
@@ -118,14 +132,16 @@ class _Call:
     waited: float = 0.0
     connect_failures: int = 0
     split_on_timeout: bool = False
+    body: bytes | None = None  # a JSON body: the call is a POST (a read, see `post_json`)
 
     @property
     def where(self) -> str:
         """`GET /actions/events [2026-10-01T00:00:00Z, 2026-10-02T00:00:00Z)` for messages."""
+        method = "GET" if self.body is None else "POST"
         if not self.context:
-            return f"GET {self.path}"
+            return f"{method} {self.path}"
         context = self.context if self.context.startswith("[") else f"({self.context})"
-        return f"GET {self.path} {context}"
+        return f"{method} {self.path} {context}"
 
 
 class _Retry(Exception):
@@ -311,6 +327,52 @@ class NP6Client:
         """
         return self._call(path, params, context, orjson.loads)
 
+    @contextmanager
+    def stream(
+        self, path: str, params: Mapping[str, Any] | None = None, *, context: str = "",
+        accept: str | None = None,
+    ) -> Iterator[Streamed]:
+        """GET `path` and hand over the 2xx body as it arrives, for bodies too large to hold.
+
+        The status line follows the policy of `get` (auth, rate gate, retries of 429/5xx/no
+        answer); the body is never judged or retried: once it has started, rows may already have
+        been passed on, so a failure while reading it raises `NP6BadResponse` naming the path.
+        The request keeps its concurrency slot until the `with` block ends.
+
+        Args:
+            path: e.g. `/actions/000PE4/export/tracking/opens`.
+            params: query parameters.
+            context: a short label for messages.
+            accept: an `Accept` header instead of the client's JSON one (e.g. to allow CSV).
+
+        Raises:
+            NP6HTTPError: one of its subclasses, see the module docstring.
+        """
+        call = _Call(_check_path(path), _one_line(str(context)), self._clock())
+        headers = {"Accept": accept} if accept else None
+        while True:
+            with ExitStack() as held:
+                try:
+                    response = self._open_stream(call, params, headers, held)
+                except _Retry as failure:
+                    retry = failure
+                else:
+                    yield Streamed(call.path, response.status_code, response.headers.get("content-type", ""),
+                                   call.requests, call.requests - 1, call.waited,
+                                   self._body_chunks(call, response))
+                    return
+            self._prepare_retry(call, retry)  # raises when no attempt is left
+
+    def post_json(
+        self, path: str, params: Mapping[str, Any] | None, body: Mapping[str, Any], *, context: str = ""
+    ) -> tuple[Any, Fetched]:
+        """POST a JSON `body` and parse the answer as JSON, with `get_json`'s whole error policy.
+
+        NP6 uses POST for some reads whose selection does not fit a query string (campaign events,
+        np6-api.md §3.4): they change nothing, so retrying them on 5xx, 429 or a timeout is safe.
+        """
+        return self._call(path, params, context, orjson.loads, body=orjson.dumps(body))
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
@@ -328,11 +390,11 @@ class NP6Client:
 
     def _call(
         self, path: str, params: Mapping[str, Any] | None, context: str, decode: Decoder | None,
-        split_on_timeout: bool = False,
+        split_on_timeout: bool = False, body: bytes | None = None,
     ) -> tuple[Any, Fetched]:
         """Attempt until success or an NP6 error; retries are prepared outside the `except`."""
         call = _Call(_check_path(path), _one_line(str(context)), self._clock(),
-                     split_on_timeout=split_on_timeout)
+                     split_on_timeout=split_on_timeout, body=body)
         while True:
             try:
                 return self._attempt(call, params, decode)
@@ -354,12 +416,55 @@ class NP6Client:
     def _send(self, call: _Call, params: Mapping[str, Any] | None) -> httpx.Response:
         """The HTTP exchange; no answer at all (no connection, timeout, drop) is a `_Retry`."""
         try:
-            response = self._http.get(call.path, params=params)
+            if call.body is None:
+                response = self._http.get(call.path, params=params)
+            else:
+                response = self._http.post(call.path, params=params, content=call.body,
+                                           headers={"Content-Type": "application/json"})
         except httpx.RequestError as exc:
             raise self._transport_retry(exc) from None
         self._answered = True
         log.debug("%s -> %d (%d bytes)", call.where, response.status_code, len(response.content))
         return response
+
+    def _open_stream(self, call: _Call, params: Mapping[str, Any] | None,
+                     headers: Mapping[str, str] | None, held: ExitStack) -> httpx.Response:
+        """One streamed request up to its status line; `held` keeps the slot and the response.
+
+        A 2xx is returned unread; any other status has its (small) body read and is judged like
+        a `get` answer, which raises for every non-2xx.
+        """
+        held.enter_context(self._slots)
+        self._waited(call, self._gate.pass_through())
+        call.requests += 1
+        self._count("requests")
+        try:
+            request = self._http.build_request("GET", call.path, params=params, headers=headers)
+            response = self._http.send(request, stream=True)
+            held.callback(response.close)
+            if not 200 <= response.status_code < 300:
+                response.read()
+        except httpx.RequestError as exc:
+            raise self._transport_retry(exc) from None
+        self._answered = True
+        log.debug("%s -> %d (streamed)", call.where, response.status_code)
+        if 200 <= response.status_code < 300:
+            self._observe_budget(call, response)
+            return response
+        self._judge(call, response, None)
+        raise AssertionError(f"unjudged status {response.status_code}")  # _judge raises for non-2xx
+
+    def _body_chunks(self, call: _Call, response: httpx.Response) -> Iterator[bytes]:
+        """The body's byte chunks as they arrive; a broken body is `NP6BadResponse`, not retried."""
+        received = 0
+        try:
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                yield chunk
+        except (httpx.RequestError, httpx.StreamError) as exc:
+            raise self._error(NP6BadResponse, (
+                f"the body of {call.where} broke off after {received} bytes ({type(exc).__name__}); "
+                "not retried: part of it was already used"), None, call, status=response.status_code) from None
 
     def _judge(self, call: _Call, response: httpx.Response, decode: Decoder | None) -> Any:
         """The error policy for an answer: return the decoded body, raise `_Retry` or an NP6 error."""

@@ -11,12 +11,21 @@ with `actions` given, the per-action feeds.
 A window NP6 cannot answer in time (a timeout) or answers with a body over `max_body_bytes` is
 read again as two halves, recursively, down to `min_window`; `_np6_windows` then holds one row
 per piece, with `status` `split` and `split_from` naming the planned window.
+
+Push notification events (`push.py`) ride the same feed: with the pseudo-table
+`notification_events` selected, the feed lists the notifications and adds one unit per
+notification and window on the all-types route (`plan_notification_units`), falling back to
+one unit per type where NP6 answers 404 on it; their rows land in the event tables above
+(`channel = notification`), under their own cursor scope `notification_events`. Their
+`_np6_windows` rows have `resource` `notification_events` (or `notification_events:<kind>` per
+type, e.g. `notification_events:hits`) and the notification id as `action_id`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,10 +37,18 @@ import pendulum
 import pyarrow as pa
 from dlt.sources import DltResource
 
+from .bookkeeping import WINDOWS_COLUMNS, WINDOWS_KEY, window_row
 from .client import Fetched, NP6Client
-from .errors import NP6BadResponse, NP6Timeout
+from .errors import NP6BadResponse, NP6NotFound, NP6Timeout
 from .decode import BadBody, gc_paused, submit
-from .normalize import Normalized, normalize_events
+from .normalize import Normalized, Rejected, normalize_events
+from .push import (
+    NOTIFICATION_EVENT_PATHS,
+    NOTIFICATION_EVENT_TABLES,
+    NOTIFICATION_EVENTS,
+    NOTIFICATION_MIXED_PATH,
+    list_notification_ids,
+)
 from .settings import (
     EVENT_ENDPOINTS,
     EVENT_ENDPOINTS_BY_TABLE,
@@ -68,10 +85,15 @@ class ReadUnit(NamedTuple):
     action_id: str | None
     classification: str | None
     split_from: Window | None = None  # the planned window this piece is half (of half...) of
+    label: str | None = None  # `_np6_windows` resource name, when not derived from the tables
+    guess: str | None = None  # the path template, when the route is a guess (404: skip it)
+    fallback: tuple[ReadUnit, ...] = ()  # what to read instead when the guessed route is missing
 
     @property
     def resource(self) -> str:
-        """Name used in `_np6_windows`: the table, or `events` for the mixed feed."""
+        """Name used in `_np6_windows`: `label`, the table, or `events` for the mixed feed."""
+        if self.label:
+            return self.label
         return self.tables[0] if len(self.tables) == 1 else "events"
 
 
@@ -112,6 +134,48 @@ def plan_units(
     return units
 
 
+def plan_notification_units(windows: Sequence[Window], notification_ids: Sequence[str]) -> list[ReadUnit]:
+    """One request per window and notification on the all-types route; where NP6 does not have
+    that route (a guess), the per-type routes of `push.NOTIFICATION_EVENT_PATHS` instead."""
+    return [
+        ReadUnit(
+            NOTIFICATION_MIXED_PATH.format(notification_id=nid), window, NOTIFICATION_EVENT_TABLES, nid,
+            None, label=NOTIFICATION_EVENTS, guess=NOTIFICATION_MIXED_PATH,
+            fallback=tuple(
+                ReadUnit(route.path.format(notification_id=nid), window, (route.table,), nid, None,
+                         label=f"{NOTIFICATION_EVENTS}:{route.kind}",
+                         guess=None if route.documented else route.path)
+                for route in NOTIFICATION_EVENT_PATHS
+            ),
+        )
+        for window in windows
+        for nid in notification_ids
+    ]  # fmt: skip
+
+
+class GuessedPaths:
+    """Guessed routes NP6 answered 404 during this run: never asked again, reported once."""
+
+    def __init__(self) -> None:
+        self._missing: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __contains__(self, template: object) -> bool:
+        return template in self._missing
+
+    def missing(self, unit: ReadUnit) -> None:
+        """Note that `unit`'s guessed route does not exist; warn the first time only."""
+        with self._lock:
+            first = unit.guess not in self._missing
+            self._missing.add(unit.guess or unit.path)
+        if first:
+            log.warning(
+                "NP6 answered 404 on GET %s (a guessed route, not in the reference): skipping %s "
+                "for the rest of this run%s", unit.path, unit.guess,
+                "; reading its per-type routes instead" if unit.fallback else "",
+            )  # fmt: skip
+
+
 def _params(unit: ReadUnit) -> dict[str, Any]:
     params: dict[str, Any] = {"start": unit.window.iso_start, "end": unit.window.iso_end, "sort": "asc"}
     if unit.classification:
@@ -142,20 +206,32 @@ class SplitLimits(NamedTuple):
 
 
 def read_unit(
-    client: NP6Client, unit: ReadUnit, workers: int, limits: SplitLimits = SplitLimits()
+    client: NP6Client,
+    unit: ReadUnit,
+    workers: int,
+    limits: SplitLimits = SplitLimits(),
+    guessed: GuessedPaths | None = None,
 ) -> list[WindowBatch]:
     """Fetch one window (HTTP in this process) and decode it (in a worker process if any).
 
-    Returns one batch, or one per piece when the window had to be split.
+    Returns one batch, or one per piece when the window had to be split; none when the unit's
+    route is a guess that NP6 answered (now or earlier in the run, per `guessed`) with 404.
     """
+    if unit.guess is not None and guessed is not None and unit.guess in guessed:
+        return _instead(client, unit, workers, limits, guessed)
     splittable = unit.window.duration >= 2 * limits.min_window
     try:
         fetched = client.get(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable)
     except NP6Timeout as exc:
-        return _split(client, unit, workers, limits, str(exc))
+        return _split(client, unit, workers, limits, str(exc), guessed)
+    except NP6NotFound:
+        if unit.guess is None or guessed is None:
+            raise
+        guessed.missing(unit)
+        return _instead(client, unit, workers, limits, guessed)
     if splittable and limits.max_body_bytes and len(fetched.body) > limits.max_body_bytes:
         reason = f"body of {len(fetched.body):,} bytes over max_body_bytes={limits.max_body_bytes:,}"
-        return _split(client, unit, workers, limits, reason)
+        return _split(client, unit, workers, limits, reason, guessed)
     decoded = submit(fetched.body, unit.classification, workers).result()
     normalized, fetched = _reread(client, unit, decoded) if isinstance(decoded, BadBody) else (decoded, fetched)
     for note in normalized.drift:  # a type change on a known column: kept, and said out loud
@@ -163,8 +239,20 @@ def read_unit(
     return [WindowBatch(unit, normalized.tables, normalized.rejected, fetched, normalized.drift)]
 
 
+def _instead(
+    client: NP6Client, unit: ReadUnit, workers: int, limits: SplitLimits, guessed: GuessedPaths
+) -> list[WindowBatch]:
+    """The batches of `unit`'s fallback units (none when it has none): its route is missing."""
+    return [batch for other in unit.fallback for batch in read_unit(client, other, workers, limits, guessed)]
+
+
 def _split(
-    client: NP6Client, unit: ReadUnit, workers: int, limits: SplitLimits, reason: str
+    client: NP6Client,
+    unit: ReadUnit,
+    workers: int,
+    limits: SplitLimits,
+    reason: str,
+    guessed: GuessedPaths | None = None,
 ) -> list[WindowBatch]:
     """Read `unit`'s window as two halves (each may split again)."""
     log.warning("%s; reading %s %s in two halves", reason, unit.path, unit.window)
@@ -172,7 +260,7 @@ def _split(
     return [
         batch
         for half in unit.window.halves()
-        for batch in read_unit(client, unit._replace(window=half, split_from=origin), workers, limits)
+        for batch in read_unit(client, unit._replace(window=half, split_from=origin), workers, limits, guessed)
     ]
 
 
@@ -183,57 +271,71 @@ def read_batches(
     workers: int = 0,
     limits: SplitLimits = SplitLimits(),
 ) -> Iterator[WindowBatch]:
-    """Read `units` with up to `concurrency` requests in flight; yield them in plan order."""
+    """Read `units` with up to `concurrency` requests in flight; yield them in plan order.
+
+    A guessed route answering 404 is skipped for the rest of this call (see `GuessedPaths`).
+    """
+    guessed = GuessedPaths()
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="np6") as threads:
         pending: deque[Future[list[WindowBatch]]] = deque()
         todo = iter(units)
         for unit in todo:
-            pending.append(threads.submit(read_unit, client, unit, workers, limits))
+            pending.append(threads.submit(read_unit, client, unit, workers, limits, guessed))
             if len(pending) >= max(1, concurrency):
                 break
         while pending:
             batches = pending.popleft().result()
             next_unit = next(todo, None)
             if next_unit is not None:
-                pending.append(threads.submit(read_unit, client, next_unit, workers, limits))
+                pending.append(threads.submit(read_unit, client, next_unit, workers, limits, guessed))
             yield from batches
 
 
 def window_record(batch: WindowBatch) -> dict[str, Any]:
     """The `_np6_windows` row for one request: what was read, how much, how hard it was."""
     unit = batch.unit
-    return {
-        "resource": unit.resource,
-        "endpoint": unit.path,
-        "action_id": unit.action_id or "",
-        "window_start": unit.window.start,
-        "window_end": unit.window.end,
-        "rows": sum(t.num_rows for t in batch.tables.values()),
-        "rejected": len(batch.rejected),
-        "requests": batch.fetched.requests,
-        "retries": batch.fetched.retries,
-        "seconds": round(batch.fetched.seconds, 3),
-        "status": "split" if unit.split_from else "loaded",
-        "split_from": str(unit.split_from) if unit.split_from else None,
-        "type_changes": "; ".join(batch.drift) or None,
-        "read_at": pendulum.now("UTC"),
-    }
+    return window_row(
+        unit.resource,
+        unit.path,
+        unit.window,
+        batch.fetched,
+        sum(t.num_rows for t in batch.tables.values()),
+        action_id=unit.action_id,
+        rejected=len(batch.rejected),
+        split_from=unit.split_from,
+        type_changes="; ".join(batch.drift) or None,
+    )
 
 
 def rejected_records(batch: WindowBatch) -> Iterator[dict[str, Any]]:
     """`_np6_rejected` rows: elements that could not be mapped, kept with the reason and raw JSON."""
-    unit = batch.unit
-    for item in batch.rejected:
-        digest = hashlib.sha1(f"{unit.path}\n{item.raw}".encode()).hexdigest()
+    return rejection_rows(batch.unit.path, batch.unit.window, batch.rejected)
+
+
+def rejection_rows(path: str, window: Window, rejected: Sequence[Rejected]) -> Iterator[dict[str, Any]]:
+    """The `_np6_rejected` rows of the elements of one request (`path`, `window`) that were rejected."""
+    for item in rejected:
+        digest = hashlib.sha1(f"{path}\n{item.raw}".encode()).hexdigest()
         yield {
             "rejection_id": digest,
-            "endpoint": unit.path,
-            "window_start": unit.window.start,
-            "window_end": unit.window.end,
+            "endpoint": path,
+            "window_start": window.start,
+            "window_end": window.end,
             "reason": item.reason,
             "raw": item.raw,
             "rejected_at": pendulum.now("UTC"),
         }
+
+
+def as_rejected_rows(path: str, window: Window, rejected: Sequence[Rejected]) -> Iterator[Any]:
+    """`rejection_rows` marked for the `_np6_rejected` table, for resources other than the feed."""
+    hints = dlt.mark.make_hints(table_name=REJECTED_TABLE, primary_key="rejection_id", write_disposition="merge")
+    for row in rejection_rows(path, window, rejected):
+        yield dlt.mark.with_hints(row, hints, create_table_variant=True)
+
+
+# Scopes read account-wide whatever `action_ids` says: one cursor each.
+ACCOUNT_SCOPES = frozenset({NOTIFICATION_EVENTS})
 
 
 def scope_key(table: str, action_id: str | None) -> str:
@@ -241,12 +343,21 @@ def scope_key(table: str, action_id: str | None) -> str:
     return f"{table}@{action_id}" if action_id else table
 
 
+def scope_keys(tables: Sequence[str], action_ids: Sequence[str] | None) -> list[str]:
+    """The cursor keys of a run: per table, and per action for the action scopes."""
+    return [
+        scope_key(t, a)
+        for t in tables
+        for a in ([None] if t in ACCOUNT_SCOPES else (action_ids or [None]))
+    ]
+
+
 def cursor_of(
     state: dict[str, Any], tables: Sequence[str], action_ids: Sequence[str] | None
 ) -> pendulum.DateTime | None:
     """The oldest cursor among the scopes of this run (None if any scope never ran)."""
     cursors = state.get("cursors", {})
-    values = [cursors.get(scope_key(t, a)) for t in tables for a in (action_ids or [None])]
+    values = [cursors.get(key) for key in scope_keys(tables, action_ids)]
     if not values or any(v is None for v in values):
         return None
     return min(pendulum.parse(v) for v in values)
@@ -260,7 +371,7 @@ def advance_cursors(
 ) -> None:
     """Move every scope's cursor to `until`, never backwards."""
     cursors = state.setdefault("cursors", {})
-    for key in (scope_key(t, a) for t in tables for a in (action_ids or [None])):
+    for key in scope_keys(tables, action_ids):
         if cursors.get(key) is None or pendulum.parse(cursors[key]) < until:
             cursors[key] = until.in_timezone("UTC").to_iso8601_string()
 
@@ -287,7 +398,7 @@ class FeedConfig(NamedTuple):
             return None
         start = self.range_start.to_iso8601_string() if self.range_start else "start_date"
         end = self.range_end.to_iso8601_string() if self.range_end else "now"
-        scopes = ",".join(scope_key(t, a) for t in self.tables for a in (self.action_ids or [None]))
+        scopes = ",".join(scope_keys(self.tables, self.action_ids))
         return f"{start}/{end}/{scopes}"
 
 
@@ -354,6 +465,9 @@ def event_feed(
     state = dlt.current.source_state()
     plan = plan_feed(config, state, pendulum.now("UTC"))
     units = plan_units(plan.windows, config.tables, config.action_ids, config.classification)
+    if NOTIFICATION_EVENTS in config.tables and plan.windows:
+        pushed = plan_notification_units(plan.windows, list_notification_ids(client))
+        units = sorted(units + pushed, key=lambda unit: unit.window.start)  # stable: per window
     batches = read_batches(client, units, concurrency, workers, config.limits)
     for done, batch in enumerate(batches, start=1):
         log.info(
@@ -400,12 +514,9 @@ def windows_log() -> DltResource:
     return dlt.transformer(
         record,
         name=WINDOWS_TABLE,
-        primary_key=("resource", "action_id", "window_start", "window_end"),
+        primary_key=WINDOWS_KEY,
         write_disposition="merge",
-        columns={
-            "split_from": {"data_type": "text", "nullable": True},
-            "type_changes": {"data_type": "text", "nullable": True},
-        },
+        columns=WINDOWS_COLUMNS,
     )
 
 
@@ -419,3 +530,5 @@ def rejected_log() -> DltResource:
 
 
 EVENT_TABLES = tuple(e.table for e in EVENT_ENDPOINTS) + MIXED_ONLY_TABLES
+# What `FeedConfig.tables` may hold: the event tables and the `notification_events` pseudo-table.
+FEED_TABLES = EVENT_TABLES + (NOTIFICATION_EVENTS,)

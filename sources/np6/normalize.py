@@ -17,6 +17,12 @@ This is the connector's hot path, so the shape of the code follows from two rule
   `proxy`) stay in their column. Checking for unmapped keys costs one `known.issuperset(obj)` per
   object; the unknown keys are only looked for when that fails.
 
+Push notification events (np6-api.md §3.1, §3.5) share the envelope: `source.type`
+`notification`, an integer `activation.id` / `execution.id` (the notification id, stored as text
+in `action_id`, e.g. "156"), a receiver wrapped in a `contact` (see `_receiver`), no address.
+Their `version` (the notification version uuid) has no column: it is kept in `extra` under
+`source.detail.activation.version` (or `.execution.version`), where it costs the email path nothing.
+
 Elements that cannot be keyed (not an object, no usable `id` or `timestamp`) are returned as
 `Rejected` with a one-line reason and their JSON text; a batch never crashes on one bad element.
 An event `id` repeated within a batch keeps its first row only.
@@ -309,8 +315,11 @@ def _receiver(receiver: Obj) -> Row:
     """Map a receiver (or execution recipient) to (type, id, unicity, hash, value).
 
     `footprint` carries id/unicity/hash; `id`, `unicity` and `hash` carry a string `value` that
-    also fills the matching column; any other type (notification `contact`, whose value is an
-    object) keeps its value as JSON text. A string value is never quoted.
+    also fills the matching column. Notification events wrap one of those in a `contact`
+    (np6-api.md §3.1, optout example): `{"type": "contact", "value": {"type": "footprint", "id",
+    "unicity", "hash"}}`; its columns are filled from the inner receiver, `receiver_type` stays
+    `contact` and `receiver_value` is null. Any other value (an unknown type, an inner receiver
+    with unknown keys) is kept whole as JSON text in `receiver_value`; a string is never quoted.
     """
     kind = receiver.get("type")
     ident, unicity, hashed = receiver.get("id"), receiver.get("unicity"), receiver.get("hash")
@@ -322,9 +331,24 @@ def _receiver(receiver: Obj) -> Row:
             unicity = value
         elif kind == "hash" and hashed is None:
             hashed = value
+        elif kind == "contact" and _is_plain_receiver(value) and ident is unicity is hashed is None:
+            _, ident, unicity, hashed, value = _receiver(value)
         elif not isinstance(value, str):
             value = _json(value)
     return kind, ident, unicity, hashed, value
+
+
+_INNER_RECEIVER_TYPES = frozenset({"footprint", "id", "unicity", "hash"})
+
+
+def _is_plain_receiver(value: Any) -> bool:
+    """Whether a `contact`'s value is a receiver the columns hold entirely (nothing to keep)."""
+    if type(value) is not dict or not _RECEIVER_KEYS.issuperset(value):
+        return False
+    kind = value.get("type")
+    if kind == "footprint":
+        return value.get("value") is None
+    return kind in _INNER_RECEIVER_TYPES and type(value.get("value")) is str and len(value) == 2
 
 
 def _carrier_columns(action: Obj, carrier: _Carrier, extra: Extra) -> Row:

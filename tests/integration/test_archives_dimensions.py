@@ -12,17 +12,20 @@ from sources.np6.archives import action_target_archives, stamp_archives, target_
 from sources.np6.client import NP6Client
 from sources.np6.settings import DIMENSION_ENDPOINTS
 from sources.np6.windows import Window
+from sources.np6_sandbox import campaigns, push
 from sources.np6_sandbox.management import archive_ids, archives, dimension, secret_values, stamp_of
 
 START, END = "2026-10-01", "2026-10-04"
 SANDBOX_LISTS = {
-    "fields": "fields",
-    "value_lists": "valueLists",
-    "segments": "segments",
-    "imports": "imports",
-    "mobile_applications": "applications",
-    "marketing_pressure_topics": "topics",
-    "marketing_pressure_rules": "rules",
+    "fields": lambda a: dimension(a, "fields"),
+    "value_lists": lambda a: dimension(a, "valueLists"),
+    "segments": lambda a: dimension(a, "segments"),
+    "imports": lambda a: dimension(a, "imports"),
+    "mobile_applications": lambda a: dimension(a, "applications"),
+    "marketing_pressure_topics": lambda a: dimension(a, "topics"),
+    "marketing_pressure_rules": lambda a: dimension(a, "rules"),
+    "notifications": push.notifications,
+    "campaigns": campaigns.campaigns,
 }
 
 
@@ -43,6 +46,10 @@ def test_load_brings_the_servers_archives_and_dimensions_and_no_secret(sandbox, 
     assert_archive_columns(ws, sandbox.account)
     assert_dimensions_exact(ws, sandbox.account)
     assert_no_secret(ws, sandbox.account)
+    windows = ws.query("SELECT window_start::DATE::VARCHAR, rows FROM np6._np6_windows "
+                       "WHERE resource = 'archives' ORDER BY 1")  # fmt: skip
+    days = [(d, len(archive_ids(sandbox.account, ms(d), ms(d) + 86_400_000))) for d in ("2026-10-01", "2026-10-02", "2026-10-03")]
+    assert windows == days
     tables = ["archives", *SANDBOX_LISTS]
     before = counts(ws, tables)
     again = ws.np6("load", "--start", START, "--end", END, "--window", "6h", "--resources", ",".join(tables))
@@ -70,7 +77,7 @@ def assert_archive_columns(ws, account) -> None:
 
 def assert_dimensions_exact(ws, account) -> None:
     for endpoint in DIMENSION_ENDPOINTS:
-        expected = {item["id"] for item in dimension(account, SANDBOX_LISTS[endpoint.table])}
+        expected = {item["id"] for item in SANDBOX_LISTS[endpoint.table](account)}
         assert set(ws.ids(endpoint.table)) == expected, endpoint.table
 
 

@@ -635,6 +635,137 @@ def test_documented_payloads_leave_nothing_in_extra() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Notification (push) events: integer ids, receivers wrapped in a `contact`
+# --------------------------------------------------------------------------------------------
+#
+# The reference's notification examples stop after `receiver.value.type` (np6-api.md §3.1, the
+# optout above); the rest of these shapes is the one the issue documents and the sandbox serves:
+# activation-based types carry `activation.receiver`, execution-based ones `execution.recipient`,
+# both `{"type": "contact", "value": <footprint>}`, and neither has an address string.
+
+NOTIFICATION_FOOTPRINT = {"type": "footprint", "id": "000R4M0T", "unicity": "cGhvbmUtdG9rZW4",
+                          "hash": "0441619ab4631d18548aa8835dd2c28b"}  # fmt: skip
+NOTIFICATION_STAMP = {"time": 1614089576625, "id": "d52055cd-e854-4177-8ef5-b10fd8d568a7",
+                      "thread": "a3078b19-b379-4bc2-b29a-e8229a9c9332"}  # fmt: skip
+VERSION = "ca0eeca3-49c7-4d0d-b814-9182571b6b70"
+
+
+def notification_event(kind: str, carrier: str = "activation", **detail: Any) -> dict[str, Any]:
+    """A push event of type `kind` whose `source.detail.<carrier>` is the documented notification carrier."""
+    receiver_key = "receiver" if carrier == "activation" else "recipient"
+    return {
+        "type": kind, "id": f"7d0c1c3e-0000-4000-8000-{len(kind):012d}", "timestamp": 1614089593000,
+        "identity": {"type": "customer", "agency": "DEMO", "customer": "028"},
+        "source": {"type": "notification", "detail": {
+            carrier: {"id": 156, "version": VERSION, "kind": "application",
+                      receiver_key: {"type": "contact", "value": dict(NOTIFICATION_FOOTPRINT)},
+                      "stamp": dict(NOTIFICATION_STAMP)},
+            **detail}},
+    }  # fmt: skip
+
+
+NOTIFICATION_ENVELOPE = {
+    "channel": "notification", "action_id": "156", "activation_kind": "application",
+    "receiver_type": "contact", "receiver_id": "000R4M0T", "receiver_unicity": "cGhvbmUtdG9rZW4",
+    "receiver_hash": "0441619ab4631d18548aa8835dd2c28b", "receiver_value": None,
+    "stamp_id": NOTIFICATION_STAMP["id"], "stamp_time": at_ms(1614089576625), "recipient": None,
+}  # fmt: skip
+ACTIVATION_VERSION = {"source.detail.activation.version": VERSION}
+EXECUTION_VERSION = {"source.detail.execution.version": VERSION}
+PUSH_BOUNCE = {"status": {"type": "async", "code": {"enhanced": "5.0.0"}, "diagnostic": "token not registered",
+                          "mta": ""}, "analysis": {"verdict": "hard", "subject": {"type": "subscription"}}}  # fmt: skip
+PUSH_CANCELLATION = {"type": "user defined policy",
+                     "value": {"type": "subscription", "message": "no active subscription"}}  # fmt: skip
+CONTACT = "source.detail.activation.receiver.value"
+UNMAPPED_CONTACT = {"receiver_id": None, "receiver_unicity": None, "receiver_hash": None}
+
+NOTIFICATION_CASES = [
+    pytest.param(notification_event("activation"), "activations", {}, ACTIVATION_VERSION, id="push-activation"),
+    pytest.param(
+        notification_event("hit", link={"type": "redirection", "label": "open app", "source": "push"}),
+        "hits",
+        {"hit_type": "redirection", "link_label": "open app", "link_source": "push", "client_type": None},
+        ACTIVATION_VERSION,
+        id="push-hit",
+    ),
+    pytest.param(notification_event("impression"), "other_events", {"event_type": "impression"},
+                 ACTIVATION_VERSION, id="push-impression"),
+    pytest.param(notification_event("optout"), "other_events", {"event_type": "optout"},
+                 ACTIVATION_VERSION, id="push-optout"),
+    pytest.param(
+        notification_event("bounce", bounce=PUSH_BOUNCE),
+        "bounces",
+        {"bounce_status_type": "async", "bounce_code": "5.0.0", "bounce_diagnostic": "token not registered",
+         "bounce_verdict": "hard", "bounce_subject_type": "subscription", "bounce_subject_detail": None},
+        ACTIVATION_VERSION,
+        id="push-bounce",
+    ),
+    pytest.param(notification_event("execution", "execution"), "executions", {"execution_data": None},
+                 EXECUTION_VERSION, id="push-execution"),
+    pytest.param(
+        notification_event("cancellation", "execution", cancellation=PUSH_CANCELLATION),
+        "cancellations",
+        {"cancellation_type": "user defined policy", "cancellation_reason_type": "subscription",
+         "cancellation_message": "no active subscription"},
+        EXECUTION_VERSION,
+        id="push-cancellation",
+    ),
+    pytest.param(
+        changed(notification_event("optout"), {CONTACT: {"type": "id", "value": "000R4M0T"}}),
+        "other_events",
+        {"receiver_id": "000R4M0T", "receiver_unicity": None, "receiver_hash": None, "receiver_value": "000R4M0T"},
+        ACTIVATION_VERSION,
+        id="contact-wrapping-an-id-receiver",
+    ),
+    pytest.param(
+        changed(notification_event("optout"), {CONTACT: {"type": "subscription", "id": "5f1c"}}),
+        "other_events",
+        {"receiver_type": "contact", **UNMAPPED_CONTACT, "receiver_value": '{"type":"subscription","id":"5f1c"}'},
+        ACTIVATION_VERSION,
+        id="contact-wrapping-an-unknown-type-is-kept-whole",
+    ),
+    pytest.param(
+        changed(notification_event("optout"), {CONTACT + ".device": "ios"}),
+        "other_events",
+        {**UNMAPPED_CONTACT, "receiver_value": orjson.dumps({**NOTIFICATION_FOOTPRINT, "device": "ios"}).decode()},
+        ACTIVATION_VERSION,
+        id="footprint-with-an-unknown-key-is-kept-whole",
+    ),
+    pytest.param(
+        removed(notification_event("activation"), "source.detail.activation.version"),
+        "activations",
+        {"action_id": "156"},
+        None,
+        id="push-activation-without-version",
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "table", "expected", "expected_extra"), NOTIFICATION_CASES)
+def test_notification_event_to_row(
+    event: dict[str, Any], table: str, expected: dict[str, Any], expected_extra: dict[str, Any] | None
+) -> None:
+    got_table, row = only_row(normalize_events([event]))
+    assert got_table == table
+    want = {**NOTIFICATION_ENVELOPE, **expected}
+    assert {column: row[column] for column in want} == want
+    assert extra_of(row) == expected_extra
+
+
+@pytest.mark.parametrize(
+    ("event", "table"),
+    [pytest.param(*c.values[:2], id=c.id) for c in NOTIFICATION_CASES if c.values[1] != "other_events"],
+)
+def test_notification_rows_match_the_general_path(event: dict[str, Any], table: str) -> None:
+    assert PUBLIC_ROW[table](event) == GENERAL_ROW[table](event)
+
+
+def test_contact_receiver_of_the_documented_optout_keeps_its_unknown_value() -> None:
+    _, row = only_row(normalize_events([NOTIFICATION_OPTOUT]))
+    assert (row["receiver_type"], row["receiver_id"], row["action_id"]) == ("contact", None, "156")
+
+
+# --------------------------------------------------------------------------------------------
 # Classification from the request filter
 # --------------------------------------------------------------------------------------------
 
