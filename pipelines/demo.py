@@ -12,24 +12,39 @@ import duckdb
 import pendulum
 
 from sources.np6.runner import run_load
+from sources.np6.settings import RESOURCE_NAMES
 from sources.np6_sandbox import Account, AccountSpec, SandboxServer
 
 from .np6_pipeline import print_summary
 
 ENGAGEMENT_SQL = """\
-SELECT a.name                                     AS action,
-       count(DISTINCT s.receiver_id)              AS recipients,
-       count(DISTINCT o.receiver_id)              AS openers,
-       count(DISTINCT c.receiver_id)              AS clickers,
-       round(100.0 * count(DISTINCT o.receiver_id) / nullif(count(DISTINCT s.receiver_id), 0), 1) AS open_pct,
-       round(100.0 * count(DISTINCT c.receiver_id) / nullif(count(DISTINCT s.receiver_id), 0), 1) AS click_pct
-FROM np6.activations s
-JOIN np6.actions a ON a.id = s.action_id
-LEFT JOIN np6.hits o ON o.action_id = s.action_id AND o.receiver_id = s.receiver_id
-     AND o.hit_type = 'open' AND o.classification IS NULL
-LEFT JOIN np6.hits c ON c.action_id = s.action_id AND c.receiver_id = s.receiver_id
-     AND c.hit_type = 'redirection'
-GROUP BY a.name ORDER BY recipients DESC LIMIT 5"""
+SELECT a.name                                   AS action,
+       r.n                                      AS recipients,
+       coalesce(o.n, 0)                         AS openers,
+       coalesce(c.n, 0)                         AS clickers,
+       round(100.0 * coalesce(o.n, 0) / r.n, 1) AS open_pct,
+       round(100.0 * coalesce(c.n, 0) / r.n, 1) AS click_pct,
+       o.source                                 AS openers_from
+FROM np6.actions a
+JOIN (SELECT action_id, count(*) AS n FROM np6.action_recipients GROUP BY 1) r ON r.action_id = a.id
+LEFT JOIN (SELECT action_id, count(*) AS n, min(source) AS source FROM np6.action_openers GROUP BY 1) o
+       ON o.action_id = a.id
+LEFT JOIN (SELECT action_id, count(*) AS n FROM np6.action_clickers GROUP BY 1) c ON c.action_id = a.id
+ORDER BY recipients DESC LIMIT 5"""
+
+CONTACTS_SQL = """\
+SELECT t.civilite, count(*) AS contacts, count(t.redlist_mail_at) AS redlisted_mail,
+       count(DISTINCT b.target_id) AS with_bounces
+FROM np6.targets t LEFT JOIN np6.target_bounces b ON b.target_id = t.id
+GROUP BY 1 ORDER BY contacts DESC"""
+
+PUSH_SQL = """\
+SELECT n.name AS notification, e.event_type, count(*) AS events
+FROM (SELECT action_id, 'activation' AS event_type FROM np6.activations WHERE channel = 'notification'
+      UNION ALL SELECT action_id, 'hit' FROM np6.hits WHERE channel = 'notification'
+      UNION ALL SELECT action_id, event_type FROM np6.other_events WHERE channel = 'notification') e
+JOIN np6.notifications n ON n.id::VARCHAR = e.action_id
+GROUP BY 1, 2 ORDER BY 1, 2"""
 
 
 def _real_loads_in(path: str) -> bool:
@@ -70,9 +85,14 @@ def show_what_landed(path: str) -> None:
             "UNION ALL SELECT timestamp FROM np6.hits)"
         ).fetchall()[0]
         print(f"\nEvents from {first} to {last}.")
-        print("\nTop actions by recipients, with unique open and click rates (robots excluded):")
-        print("\n".join("    " + line for line in ENGAGEMENT_SQL.splitlines()))
-        _print_table(con, ENGAGEMENT_SQL)
+        for title, sql in (
+            ("Top actions by recipients, with unique open and click rates (action_* tables):", ENGAGEMENT_SQL),
+            ("Contacts seen in the events, by civility (targets, target_bounces):", CONTACTS_SQL),
+            ("Push notification events by type (event tables, channel = 'notification'):", PUSH_SQL),
+        ):
+            print(f"\n{title}")
+            print("\n".join("    " + line for line in sql.splitlines()))
+            _print_table(con, sql)
 
 
 def run_demo(*, events_per_day: int, actions: int, days: int, seed: int, duckdb_path: str) -> int:
@@ -95,6 +115,7 @@ def run_demo(*, events_per_day: int, actions: int, days: int, seed: int, duckdb_
         )
         summary = run_load(
             pipeline,
+            resources=list(RESOURCE_NAMES),  # the opt-in resources too: the demo shows every table
             commit_windows=days + 1,
             base_url=server.url,
             api_key=spec.api_key,

@@ -1,10 +1,13 @@
-"""dlt source for the NP6 (Chapsvision CM) API: actions, their email/SMS events, archives and
-the account's dimensions.
+"""dlt source for the NP6 (Chapsvision CM) API: actions and notifications with their events,
+recipient exports, archives, contacts and the account's dimensions.
 
-Tables (see DATA-MODEL.md): `actions`, `hits`, `activations`, `bounces`, `cancellations`,
-`executions`, `other_events`, `archives`, the dimensions `fields`, `value_lists`, `segments`,
-`imports`, `mobile_applications`, `marketing_pressure_topics`, `marketing_pressure_rules`, plus
-the bookkeeping tables `_np6_windows` and `_np6_rejected`.
+Tables (see DATA-MODEL.md): the event tables `hits`, `activations`, `bounces`, `cancellations`,
+`executions`, `other_events` (email, SMS and push notification events); `action_recipients`,
+`action_openers`, `action_clickers`; `archives`; `targets`, `target_bounces`, `redlists`; the
+opt-in `reactivities` and `campaign_events`; the dimensions `actions`, `notifications`,
+`campaigns`, `fields`, `value_lists`, `segments`, `imports`, `mobile_applications`,
+`marketing_pressure_topics`, `marketing_pressure_rules`; the bookkeeping tables `_np6_windows`
+and `_np6_rejected`.
 
     pipeline = dlt.pipeline("np6", destination="duckdb", dataset_name="np6")
     pipeline.run(np6_source(), loader_file_format="parquet")
@@ -24,13 +27,16 @@ import dlt
 import httpx
 from dlt.sources import DltResource
 
-from .client import NP6Client
-from .decode import default_workers
 from .archives import archives
+from .campaigns import campaign_events
+from .client import NP6Client
+from .contacts import redlists, targets
+from .decode import default_workers
 from .dimensions import actions, dimension
 from .errors import NP6ConfigError, NP6Error
 from .events import (
     EVENT_TABLES,
+    FEED_TABLES,
     FeedConfig,
     SplitLimits,
     event_feed,
@@ -38,10 +44,16 @@ from .events import (
     rejected_log,
     windows_log,
 )
+from .exports import EXPORT_TABLES, export_resources
+from .push import NOTIFICATION_EVENT_TABLES, NOTIFICATION_EVENTS
+from .reactivities import reactivities
 from .settings import (
+    DEFAULT_ACTIVITY_HORIZON,
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_LOOKBACK,
+    DEFAULT_MAX_TARGETS,
+    DEFAULT_REACTIVITY_HORIZON,
     DEFAULT_SAFETY_MARGIN,
     DEFAULT_START_DATE,
     DEFAULT_TIMEOUT,
@@ -96,7 +108,7 @@ def feed_config(
     if start is not None and end is not None and end <= start:
         raise NP6ConfigError(f"end {end.to_iso8601_string()} is not after start {start.to_iso8601_string()}")
     return FeedConfig(
-        tables=tuple(t for t in tables if t in EVENT_TABLES),
+        tables=tuple(t for t in tables if t in FEED_TABLES),
         action_ids=tuple(action_ids) if action_ids else None,
         classification=hit_classification or None,
         window=parse_duration(window),
@@ -133,6 +145,9 @@ def np6_source(
     max_total_wait: float = 1800.0,
     min_window: str = "1m",
     max_body_bytes: Optional[int] = None,
+    activity_horizon: str = DEFAULT_ACTIVITY_HORIZON,
+    reactivity_horizon: str = DEFAULT_REACTIVITY_HORIZON,
+    max_targets: Optional[int] = DEFAULT_MAX_TARGETS,
     transport: Optional[httpx.BaseTransport] = None,
 ) -> list[DltResource]:
     """NP6 actions and events, windowed and incremental.
@@ -162,6 +177,10 @@ def np6_source(
         min_window: a window that times out or is over `max_body_bytes` is read in halves,
             down to this size.
         max_body_bytes: split windows whose answer is larger than this (default: no limit).
+        activity_horizon: recipient exports cover the actions with events this recent (`30d`).
+        reactivity_horizon: reactivities re-read the send cohorts this recent (`7d`), for late
+            reactions.
+        max_targets: contacts fetched per run at most (one request each); the rest next run.
         transport: an httpx transport to use instead of the network (tests).
     """
     names = select_resources(resources)
@@ -188,10 +207,33 @@ def np6_source(
     selected.extend(dimension(client, d) for d in DIMENSION_ENDPOINTS if d.table in names)
     if "archives" in names:
         selected.append(archives(client, config))
+    if "redlists" in names:
+        selected.append(redlists(client, config))
     if config.tables:
-        workers = default_workers() if decode_workers is None else decode_workers
-        feed = event_feed(client, config, concurrency, workers)
-        selected.append(feed)
-        selected.extend(feed | event_table(t) for t in config.tables)
-        selected.extend([feed | windows_log(), feed | rejected_log()])
+        selected.extend(_event_resources(client, config, concurrency, decode_workers))
+    reactivity = parse_duration(reactivity_horizon, setting="reactivity_horizon")
+    selected.extend(reactivities(client, config, family, horizon=reactivity)
+                    for name, family in (("action_reactivities", "actions"),
+                                         ("notification_reactivities", "notifications"))
+                    if name in names)  # fmt: skip
+    if "campaign_events" in names:
+        selected.append(campaign_events(client, config, concurrency))
+    exports = [t for t in EXPORT_TABLES if t in names]
+    if exports:
+        horizon = parse_duration(activity_horizon, setting="activity_horizon")
+        selected.extend(export_resources(client, exports, horizon=horizon, action_ids=action_ids,
+                                         concurrency=concurrency))  # fmt: skip
+    if "targets" in names:
+        selected.append(targets(client, concurrency=concurrency, max_targets=max_targets))
     return selected
+
+
+def _event_resources(
+    client: NP6Client, config: FeedConfig, concurrency: int, decode_workers: int | None
+) -> list[DltResource]:
+    """The hidden feed and its transformers: one per event table the selected feeds can fill."""
+    workers = default_workers() if decode_workers is None else decode_workers
+    feed = event_feed(client, config, concurrency, workers)
+    push = NOTIFICATION_EVENTS in config.tables
+    tables = [t for t in EVENT_TABLES if t in config.tables or (push and t in NOTIFICATION_EVENT_TABLES)]
+    return [feed, *(feed | event_table(t) for t in tables), feed | windows_log(), feed | rejected_log()]

@@ -2,7 +2,8 @@
 
 `actions` reads the action list and each action's detail. The other dimensions (`fields`,
 `value_lists`, `segments`, `imports`, `mobile_applications`, `marketing_pressure_topics`,
-`marketing_pressure_rules`) are one bare array each (np6-api.md §3.12-§3.18), declared as data:
+`marketing_pressure_rules`, `notifications`, `campaigns`) are one bare array each (np6-api.md
+§3.12-§3.21), declared as data:
 the endpoint in `settings.DIMENSION_ENDPOINTS`, the columns in `DIMENSION_COLUMNS` (column name ->
 path in the NP6 object and kind). Flattening is pure (`dimension_row`): documented members become
 snake_case columns, dates timestamps, nested lists JSON columns, and whatever is left over goes to
@@ -126,6 +127,15 @@ DIMENSION_COLUMNS: dict[str, dict[str, Col]] = {
     "marketing_pressure_topics": _cols(id="id", label="label", description="description", **_STAMP, **_AUTHORS),
     "marketing_pressure_rules": _cols(id="id", label="label", predicate_type="predicate.type",
                                       predicate="predicate:json", **_STAMP, **_AUTHORS),
+    "notifications": _cols(id="id:bigint", type="type", name="name", description="description", **_STAMP,
+                           active="active:bool", urgent="settings.urgent:bool",
+                           purpose_type="settings.purpose.type", expiration_type="settings.expiration.type",
+                           marketing_pressure="settings.mp:json", application_id="application",
+                           task_id="task.id", task_name="task.name", task_description="task.description",
+                           scheduler_type="task.scheduler.type", versions="versions:json"),
+    "campaigns": _cols(id="id", name="name", description="description", start_date="startDate:date",
+                       end_date="endDate:date", creation_date="creationDate:date",
+                       update_date="updateDate:date", items="items:json"),
 }  # fmt: skip
 _DATA_TYPES = {"text": {"data_type": "text"}, "bigint": {"data_type": "bigint"}, "bool": {"data_type": "bool"},
                "date": {"data_type": "timestamp", "timezone": True}, "json": {"data_type": "json"}}  # fmt: skip

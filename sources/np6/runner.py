@@ -5,6 +5,9 @@ crash or a kill loses at most the group in flight, and the next run resumes at t
 not loaded. Backfills (`range_start`/`range_end`) resume the same way without touching the
 scheduled cursor.
 
+Resources that read the destination's event tables (recipient exports derive from them, contacts
+are fetched for the receivers they name) run in one last load, after every group of the events.
+
 Only one load of a pipeline runs at a time: `run_load` holds an exclusive `flock` on
 `<pipelines dir>/<pipeline name>.load.lock` (the OS drops it when the process dies, even on SIGKILL). When a
 group fails, the error says how many windows are loaded and where the next run continues.
@@ -28,11 +31,12 @@ from . import np6_source, select_resources
 from .client import process_totals
 from .errors import NP6Error, NP6HTTPError, find_np6_error
 from .events import EVENT_TABLES
-from .settings import REJECTED_TABLE, SOURCE_NAME, WINDOWS_TABLE
+from .settings import AFTER_EVENTS, NOTIFICATION_EVENTS, REJECTED_TABLE, SOURCE_NAME, WINDOWS_TABLE
 
 LOCK_SUFFIX = ".load.lock"
 
 MAX_GROUPS = 100_000  # guard against a plan that never shrinks
+FEED_RESOURCES = frozenset((*EVENT_TABLES, NOTIFICATION_EVENTS))  # read in commit groups
 
 
 @dataclass
@@ -143,11 +147,23 @@ def run_load(
     with load_lock(pipeline):
         names = list(select_resources(resources))
         summary, before = LoadSummary(), process_totals()
+        first = [n for n in names if n not in AFTER_EVENTS]
+        after = [n for n in names if n in AFTER_EVENTS]
+        phase = "events"
         try:
-            _run_groups(pipeline, names, commit_windows, progress, summary, source_args, table_format)
+            if first:
+                _run_groups(pipeline, first, commit_windows, progress, summary, source_args, table_format)
+            phase = "after"
+            if after:
+                _run_after_events(pipeline, after, progress, summary, source_args, table_format)
         except Exception as exc:
             root = find_np6_error(exc)
-            if not isinstance(root, NP6HTTPError) or not any(n in EVENT_TABLES for n in names):
+            if not isinstance(root, NP6HTTPError):
+                raise
+            if phase == "after":
+                raise NP6Error(f"{root}; everything else of this run is loaded; run again to load "
+                               f"{', '.join(after)}") from exc
+            if not any(n in FEED_RESOURCES for n in names):
                 raise
             raise NP6Error(f"{root}; {_where_to_resume(summary, pipeline, source_args)}") from exc
         finally:
@@ -166,10 +182,10 @@ def _run_groups(
     table_format: str | None = None,
 ) -> None:
     """One `pipeline.run` per commit group until the plan is done."""
-    has_feed = any(n in EVENT_TABLES for n in names)
+    has_feed = any(n in FEED_RESOURCES for n in names)
     started = time.monotonic()
     for group in range(MAX_GROUPS):
-        this_run = names if group == 0 else [n for n in names if n in EVENT_TABLES]
+        this_run = names if group == 0 else [n for n in names if n in FEED_RESOURCES]
         source = np6_source(resources=this_run, max_windows=commit_windows, **source_args)
         info = pipeline.run(
             source, loader_file_format=loader_format(pipeline), table_format=table_format  # type: ignore[arg-type]
@@ -187,3 +203,25 @@ def _run_groups(
         summary.seconds = time.monotonic() - started
         if left == 0:
             break
+
+
+def _run_after_events(
+    pipeline: dlt.Pipeline,
+    names: list[str],
+    progress: Callable[[str], None],
+    summary: LoadSummary,
+    source_args: dict[str, Any],
+    table_format: str | None = None,
+) -> None:
+    """One last load for the resources that read the loaded event tables (exports, contacts)."""
+    started = time.monotonic()
+    info = pipeline.run(
+        np6_source(resources=names, **source_args),
+        loader_file_format=loader_format(pipeline),  # type: ignore[arg-type]
+        table_format=table_format,  # type: ignore[arg-type]
+    )
+    before = sum(summary.rows.values())
+    _count(info, pipeline, summary)
+    summary.groups += 1
+    summary.seconds += time.monotonic() - started
+    progress(f"  {', '.join(names)}: {sum(summary.rows.values()) - before:,} rows")

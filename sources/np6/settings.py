@@ -24,6 +24,9 @@ DEFAULT_SAFETY_MARGIN = "5m"  # never read closer to "now" than this
 DEFAULT_CONCURRENCY = 4  # requests in flight at once
 DEFAULT_COMMIT_WINDOWS = 7  # windows loaded (and checkpointed) per commit by the CLI
 DEFAULT_TIMEOUT = 120.0  # seconds; a day of events can be a large body
+DEFAULT_ACTIVITY_HORIZON = "30d"  # recipient exports: only actions with events this recent
+DEFAULT_REACTIVITY_HORIZON = "7d"  # reactivities: send cohorts this recent are read again
+DEFAULT_MAX_TARGETS = 20_000  # contacts fetched per run (one request each); the rest next run
 
 MIXED_FEED_PATH = "/actions/events"  # every event type of every action, one request per window
 ACTIONS_PATH = "/actions"  # deprecated in 8.1.0 and the only way to list actions
@@ -62,6 +65,11 @@ DIMENSION_ENDPOINTS: tuple[DimensionEndpoint, ...] = (
                       "marketing pressure topics"),
     DimensionEndpoint("marketing_pressure_rules", "/marketing/pressure/rules", "",
                       "marketing pressure rules with their predicate as JSON"),
+    # The reference lists "Retrieve all notifications" and campaign management without showing
+    # the list paths (np6-api.md §3.19, §3.21); these are the paths its other routes imply.
+    DimensionEndpoint("notifications", "/notifications", "",
+                      "push notifications (id is an integer; events carry it as action_id)"),
+    DimensionEndpoint("campaigns", "/campaigns", "", "campaigns with their items (actions) as JSON"),
 )  # fmt: skip
 
 
@@ -169,6 +177,80 @@ RESOURCES: tuple[ResourceInfo, ...] = (
         True,
         "one row per archived email (signed .eml link, kept as sent, may be blank or expired)",
     ),
+    ResourceInfo(
+        "notification_events",
+        "GET /notifications/{id}/events/{executions,cancellations,activations,hits,impressions,"
+        "bounces,optouts}",
+        "event timestamp, [start, end) windows",
+        "merge",
+        "id",
+        True,
+        "push notification events, into the event tables above with channel = notification",
+    ),
+    *(
+        ResourceInfo(
+            table,
+            f"GET /actions/{{id}}/export/tracking/{kind} (deprecated), else derived from {derived}"
+            if kind else f"derived from {derived} (the reference gives no path for this export)",
+            f"actions with events in the last {DEFAULT_ACTIVITY_HORIZON} (activity horizon)",
+            "merge",
+            "action_id, receiver_id",
+            True,
+            what,
+        )
+        for table, kind, derived, what in (
+            ("action_recipients", "", "activations", "who received each action: first/last send, sends"),
+            ("action_openers", "opens", "hits (open)", "who opened each action: first/last open, opens"),
+            ("action_clickers", "clicks", "hits (redirection)",
+             "who clicked each action: first/last click, clicks"),
+        )
+    ),
+    ResourceInfo(
+        "targets",
+        "GET /targets/{id}",
+        "new receiver ids seen in the event tables",
+        "merge",
+        "id",
+        True,
+        "contacts: one column per contact field (named from GET /fields), redlist columns; "
+        "bounces in target_bounces",
+    ),
+    ResourceInfo(
+        "redlists",
+        "GET /targets/redlist/mail, GET /targets/redlist/sms",
+        "redlist timestamp, [startDate, endDate) windows",
+        "merge",
+        "channel, target_id, timestamp",
+        True,
+        "redlist (suppression) timeline of both channels with the origin",
+    ),
+    ResourceInfo(
+        "action_reactivities",
+        "GET /actions/reactivities (or /actions/{id}/reactivities)",
+        "activation time, [activationStart, activationEnd) cohorts",
+        "merge",
+        "id",
+        False,
+        "reactions (hits, bounces...) by send cohort, into table reactivities (opt-in)",
+    ),
+    ResourceInfo(
+        "notification_reactivities",
+        "GET /notifications/reactivities",
+        "activation time, [activationStart, activationEnd) cohorts",
+        "merge",
+        "id",
+        False,
+        "push reactions by send cohort, into table reactivities (opt-in)",
+    ),
+    ResourceInfo(
+        "campaign_events",
+        "POST /campaigns/{id}/events",
+        "event timestamp, [start, end) windows",
+        "merge",
+        "campaign_id, event_id",
+        False,
+        "events of each campaign's items into the event tables, and the campaign-event links (opt-in)",
+    ),
     *(
         ResourceInfo(d.table, f"GET {d.path}", "none (full refresh)", "merge", "id", True,
                      d.description + (" (deprecated endpoint)" if d.deprecated else ""))
@@ -176,3 +258,9 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ),
 )
 RESOURCE_NAMES = tuple(r.name for r in RESOURCES)
+
+NOTIFICATION_EVENTS = "notification_events"  # a feed of its own whose rows go to the event tables
+EXPORT_TABLES = ("action_recipients", "action_openers", "action_clickers")
+# Resources that read the destination's event tables (active actions, receivers seen): they run in
+# a last load, after every window of the run's events is committed.
+AFTER_EVENTS = (*EXPORT_TABLES, "targets")

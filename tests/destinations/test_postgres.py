@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pendulum
 import yaml
+
+from tests import truth
+from tests.truth import TABLE_TYPES, ms
 
 REPO = Path(__file__).resolve().parents[2]
 
 START, END = "2026-10-01", "2026-10-04"
-TABLE_TYPES = {"hits": "hit", "activations": "activation", "bounces": "bounce", "cancellations": "cancellation"}
 EVENT_RESOURCES = "hits,activations,bounces,cancellations,executions,other_events"
 CONTRACT = f"actions,{EVENT_RESOURCES}"  # the tables these tests check (faster than every resource)
 # dlt data type -> what PostgreSQL reports in information_schema.columns.data_type
@@ -24,19 +25,9 @@ PG_TYPES = {"text": "character varying", "timestamp": "timestamp with time zone"
 SHIPPED = yaml.safe_load((REPO / "schemas" / "import" / "np6.schema.yaml").read_text())["tables"]
 
 
-def ms(value: str) -> int:
-    return int(pendulum.parse(value).timestamp() * 1000)
-
-
-def assert_exact(wh, account, start: str = START, end: str = END) -> None:
-    for table, event_type in TABLE_TYPES.items():
-        loaded = wh.ids(table)
-        assert len(loaded) == len(set(loaded)), f"duplicate ids in {table}"
-        assert set(loaded) == account.event_ids(ms(start), ms(end), types=[event_type]), table
-    other = wh.ids("other_events")
-    assert len(other) == len(set(other))
-    assert set(other) == {e["id"] for e in account.events(ms(start), ms(end))
-                          if e["type"] not in TABLE_TYPES.values()}
+def assert_exact(wh, account, start: str = START, end: str = END, *, push_events: bool = False) -> None:
+    """`push_events`: the load included `notification_events` (a default load does)."""
+    truth.assert_exact(wh, account, start, end, push_events=push_events)
 
 
 def columns(wh, table: str) -> list[tuple[str, str]]:
@@ -50,7 +41,7 @@ def test_load_into_postgres_is_exact(sandbox, warehouse):
     result = wh.np6("--destination", "postgres", "--start", START, "--end", END)
     assert result.code == 0, result.output
     assert "into postgres 127.0.0.1" in result.out and "np6:np6@" not in result.output
-    assert_exact(wh, sandbox.account)
+    assert_exact(wh, sandbox.account, push_events=True)
     assert set(wh.ids("actions")) == {a["id"] for a in sandbox.account.actions()}
     assert wh.query("SELECT count(*) FROM {ds}._np6_windows WHERE status = 'loaded'")[0][0] > 0
 

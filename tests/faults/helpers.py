@@ -4,28 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import pendulum
+from tests import truth
+from tests.truth import ms  # noqa: F401  (the fault tests import it from here)
 
 START, END = "2026-10-01", "2026-10-03"
-TABLE_TYPES = {"hits": "hit", "activations": "activation", "bounces": "bounce",
-               "cancellations": "cancellation"}  # fmt: skip
 SMALL = {"days": 2, "events_per_day": 600}  # a small account: fast, still every event type
 
 
-def ms(value: str) -> int:
-    return int(pendulum.parse(value).timestamp() * 1000)
-
-
 def expected_ids(account: Any, table: str, start: str = START, end: str = END) -> set[str]:
-    return account.event_ids(ms(start), ms(end), types=[TABLE_TYPES[table]])
+    """The fault tests load the action event tables only (`EVENT_RESOURCES`): no push events."""
+    return truth.expected_ids(account, table, start, end, push_events=False)
 
 
 def assert_exact(ws: Any, account: Any, start: str = START, end: str = END) -> None:
     """Every event table holds exactly the sandbox's ids: none missing, none twice."""
-    for table in TABLE_TYPES:
-        loaded = ws.ids(table)
-        assert len(loaded) == len(set(loaded)), f"duplicate ids in {table}"
-        assert set(loaded) == expected_ids(account, table, start, end), table
+    truth.assert_exact(ws, account, start, end, push_events=False, tables=tuple(truth.TABLE_TYPES))
 
 
 def one_line_error(result: Any, *, code: int, must: tuple[str, ...], key: str) -> str:

@@ -1,0 +1,614 @@
+"""Recipient exports: one row per (action, recipient) for recipients, openers and clickers.
+
+NP6 lists three "Export a list of … recipients" operations (np6-api.md §3.10). Two have a path,
+both deprecated and documented with a "No Content" answer and no body:
+`GET /actions/{id}/export/tracking/opens` and `GET /actions/{id}/export/tracking/clicks`. The
+all-recipients path is not in the reference. So:
+
+- `action_openers` / `action_clickers` read the export of every active action and parse the body
+  by its content type, as it arrives: a JSON array (split into top-level elements from the byte
+  chunks, parsed with orjson a batch at a time) or CSV (`;` or `,`, told apart by the header).
+  Columns are matched tolerantly (`id`/`targetId`/`target`, `unicity`/`email`/`address`, `hash`,
+  `first`/`firstDate`, `last`/`lastDate`, `count`); any other column is kept in `extra`.
+- Where the export gives nothing (204 or an empty body), that action's rows are derived from the
+  warehouse: `hits` with `hit_type` `open` / `redirection`, grouped per receiver.
+- `action_recipients` is always derived from `activations`.
+
+The `source` column says which: `export` or `derived`. An export of a million rows never needs a
+million rows in memory: rows go out as Arrow tables of at most `BATCH_ROWS`.
+
+Which actions: those with a hit or activation in the warehouse newer than now minus `horizon`
+(these resources run after the event tables of the same run are loaded; without those tables
+they warn and load nothing), or the `action_ids` given. Each run re-reads the whole export of
+those actions and merges it on `(action_id, receiver_id)`, so a re-run adds no rows; nothing is
+kept per action, so state and requests stay bounded by the horizon. Up to `concurrency` exports
+are read at once; a 404 (a deleted action) is skipped with a warning, a 401/403 stops the run.
+Derived rows count every event, robots included (hits of all classifications), like the export.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import itertools
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from queue import Full, Queue
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+import dlt
+import orjson
+import pendulum
+import pyarrow as pa
+from dlt.common.schema.utils import has_table_seen_data
+from dlt.sources import DltResource
+
+from . import warehouse
+from .client import NP6Client
+from .dimensions import warn_deprecated
+from .errors import NP6BadResponse, NP6NotFound
+from .normalize import parse_iso
+from .warehouse import read_back
+
+log = logging.getLogger("np6.exports")
+
+Row = tuple[Any, ...]
+Record = Iterable[tuple[str, Any]]  # one exported row as (column name, value) pairs
+
+EXPORT_TABLES = ("action_recipients", "action_openers", "action_clickers")
+EXPORT_KEY = ("action_id", "receiver_id")
+# The sandbox answers JSON or CSV; the reference does not say which NP6 sends (np6-api.md §3.10).
+EXPORT_ACCEPT = "application/json, text/csv;q=0.9, */*;q=0.1"
+BATCH_ROWS = 50_000  # rows per Arrow table yielded
+JSON_PARSE_BYTES = 1 << 20  # bytes of a JSON array gathered before parsing them in one go
+SQL_IN_CHUNK = 500  # action ids per derived query
+
+
+class RecipientExport(NamedTuple):
+    """One recipient table: its NP6 export path (None: derived only) and the events it counts."""
+
+    table: str
+    path: str | None
+    event_table: str
+    hit_type: str | None
+    description: str
+
+
+EXPORTS: dict[str, RecipientExport] = {
+    e.table: e
+    for e in (
+        RecipientExport("action_recipients", None, "activations", None,
+                        "recipients of each action (derived from activations: the export has no path)"),
+        RecipientExport("action_openers", "/actions/{action_id}/export/tracking/opens", "hits", "open",
+                        "openers of each action (NP6 export, else derived from open hits)"),
+        RecipientExport("action_clickers", "/actions/{action_id}/export/tracking/clicks", "hits",
+                        "redirection", "clickers of each action (NP6 export, else derived from clicks)"),
+    )
+}  # fmt: skip
+
+COLUMN_NAMES = ("action_id", "receiver_id", "receiver_unicity", "receiver_hash", "first_at", "last_at",
+                "count", "source", "extra")  # fmt: skip
+_TS = pa.timestamp("us", tz="UTC")
+ARROW_SCHEMA = pa.schema([
+    pa.field("action_id", pa.string(), nullable=False), pa.field("receiver_id", pa.string(), nullable=False),
+    ("receiver_unicity", pa.string()), ("receiver_hash", pa.string()), ("first_at", _TS), ("last_at", _TS),
+    ("count", pa.int64()), ("source", pa.string()), ("extra", pa.string()),
+])  # fmt: skip
+EXPORT_COLUMNS: dict[str, dict[str, Any]] = {
+    "action_id": {"data_type": "text", "nullable": False},
+    "receiver_id": {"data_type": "text", "nullable": False},
+    "receiver_unicity": {"data_type": "text"},
+    "receiver_hash": {"data_type": "text"},
+    "first_at": {"data_type": "timestamp", "timezone": True},
+    "last_at": {"data_type": "timestamp", "timezone": True},
+    "count": {"data_type": "bigint"},
+    "source": {"data_type": "text", "description": "export (the NP6 export) or derived (from events)"},
+    "extra": {"data_type": "json"},
+}
+
+
+# --- pure: column names and values ----------------------------------------------------------
+
+_ALIASES = {
+    "receiver_id": ("id", "targetid", "target", "receiverid", "contactid"),
+    "receiver_unicity": ("unicity", "email", "address", "phone", "mobile"),
+    "receiver_hash": ("hash", "receiverhash"),
+    "first_at": ("first", "firstdate", "firstat"),
+    "last_at": ("last", "lastdate", "lastat"),
+    "count": ("count", "total"),
+}
+_ALIAS_OF = {alias: column for column, aliases in _ALIASES.items() for alias in aliases}
+_BAD = object()  # a value of the wrong shape: kept in `extra` instead
+
+
+@lru_cache(maxsize=1024)
+def column_for(name: str) -> str | None:
+    """The recipient column an export column name maps to (`targetId` -> `receiver_id`), or None."""
+    key = "".join(ch for ch in str(name).lower() if ch.isalnum())
+    return _ALIAS_OF.get(key)
+
+
+def _text(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    return _BAD
+
+
+def _instant(value: Any) -> Any:
+    """ISO-8601 text, or epoch milliseconds like event timestamps."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        parsed = parse_iso(value.strip())
+        return _BAD if parsed is None else parsed
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 253402300800000:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return _BAD
+
+
+def _count(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return _BAD
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return _BAD
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "receiver_id": _text, "receiver_unicity": _text, "receiver_hash": _text,
+    "first_at": _instant, "last_at": _instant, "count": _count,
+}  # fmt: skip
+
+
+def recipient_row(action_id: str, record: Record) -> Row | None:
+    """One exported recipient as a row in `COLUMN_NAMES` order; None without a receiver id.
+
+    A column no alias matches, a second column for the same field, and a value of the wrong
+    shape (a date that does not parse, a count that is not a whole number) go to `extra`.
+    """
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for name, value in record:
+        column = column_for(name)
+        if column is None or column in values:
+            extra[name] = value
+            continue
+        converted = _CONVERT[column](value)
+        if converted is _BAD:
+            extra[name], converted = value, None
+        values[column] = converted
+    receiver = values.get("receiver_id")
+    if receiver is None:
+        return None
+    return (action_id, receiver, values.get("receiver_unicity"), values.get("receiver_hash"),
+            values.get("first_at"), values.get("last_at"), values.get("count"), "export",
+            orjson.dumps(extra).decode() if extra else None)  # fmt: skip
+
+
+def rows_table(rows: Sequence[Row]) -> pa.Table:
+    """Rows in `COLUMN_NAMES` order as an Arrow table of `ARROW_SCHEMA`."""
+    columns = list(zip(*rows)) if rows else [()] * len(COLUMN_NAMES)
+    return pa.Table.from_arrays(
+        [pa.array(values, type=field.type) for values, field in zip(columns, ARROW_SCHEMA)],
+        schema=ARROW_SCHEMA,
+    )
+
+
+def recipient_tables(
+    action_id: str, records: Iterable[Record], batch_rows: int = BATCH_ROWS
+) -> Iterator[pa.Table]:
+    """Arrow tables of at most `batch_rows` rows from exported records (no receiver id: skipped)."""
+    rows: list[Row] = []
+    for record in records:
+        row = recipient_row(action_id, record)
+        if row is None:
+            continue
+        rows.append(row)
+        if len(rows) >= batch_rows:
+            yield rows_table(rows)
+            rows = []
+    if rows:
+        yield rows_table(rows)
+
+
+# --- pure: streamed bodies ------------------------------------------------------------------
+
+_SPACE = b" \t\r\n"
+_BOM = codecs.BOM_UTF8
+
+
+def _content(head: bytes) -> bytes | None:
+    """What follows the BOM and blanks at the start of a body; None while that is not known yet."""
+    if _BOM.startswith(head):  # a BOM, or the first bytes of one
+        return None
+    return head.removeprefix(_BOM).lstrip(_SPACE) or None
+
+
+def nonblank(chunks: Iterable[bytes]) -> Iterator[bytes] | None:
+    """The body's chunks from its start on, or None for an empty or blank body."""
+    iterator, head = iter(chunks), b""
+    for chunk in iterator:
+        head += chunk
+        if _content(head) is not None:
+            return itertools.chain([head], iterator)
+    return None
+
+
+def json_batches(chunks: Iterable[bytes], parse_bytes: int = JSON_PARSE_BYTES) -> Iterator[list[Any]]:
+    """The elements of a JSON array body, a list per ~`parse_bytes` read, as the bytes arrive.
+
+    Splits only at a `}` followed by `,` that orjson confirms ends a top-level element, so
+    chunks may break anywhere (inside strings, escapes, multi-byte characters). A body cut off
+    or not an array raises ValueError; an array of non-objects is read whole.
+    """
+    iterator = iter(chunks)
+    buffer = _after_bracket(iterator)
+    threshold, cut_once = parse_bytes, False
+    for chunk in iterator:
+        buffer += chunk
+        if len(buffer) < threshold:
+            continue
+        cut = _cut(buffer)
+        if cut is None:  # no split point yet (one huge element): wait for twice as much
+            threshold = 2 * len(buffer)
+            continue
+        items, end = cut
+        del buffer[: end + 1]
+        threshold, cut_once = len(buffer) + parse_bytes, True
+        yield items
+    if cut_once and buffer.strip(_SPACE) == b"]":
+        raise ValueError("a trailing comma before the closing ]")
+    items = orjson.loads(b"[" + buffer)
+    if items:
+        yield items
+
+
+def _after_bracket(iterator: Iterator[bytes]) -> bytearray:
+    """The bytes after the array's opening `[` (leading blanks and a BOM skipped)."""
+    head = b""
+    for chunk in iterator:
+        head += chunk
+        text = _content(head)
+        if text is not None:
+            if text[:1] != b"[":
+                raise ValueError(f"not a JSON array (starts with {text[:1].decode('latin-1')!r})")
+            return bytearray(text[1:])
+    raise ValueError("an empty body")
+
+
+def _cut(buffer: bytearray, tries: int = 8) -> tuple[list[Any], int] | None:
+    """The complete top-level elements at the head of `buffer` and the index of the comma after them."""
+    end = len(buffer)
+    for _ in range(tries):
+        brace = buffer.rfind(b"}", 0, end)
+        if brace < 0:
+            return None
+        comma = brace + 1
+        while comma < len(buffer) and buffer[comma] in _SPACE:
+            comma += 1
+        if comma < len(buffer) and buffer[comma] == 0x2C:  # ","
+            try:
+                return orjson.loads(b"[" + buffer[:comma] + b"]"), comma
+            except orjson.JSONDecodeError:
+                pass  # the `},` was inside a string or a nested object
+        end = brace
+    return None
+
+
+def text_lines(chunks: Iterable[bytes], encoding: str = "utf-8") -> Iterator[str]:
+    """Decoded lines, each with its `\\n`, as the bytes arrive (a `\\r` stays with its line)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)()
+    pending = ""
+    for chunk in chunks:
+        text = pending + decoder.decode(chunk)
+        end = text.rfind("\n") + 1
+        if end:
+            for line in text[: end - 1].split("\n"):
+                yield line + "\n"
+        pending = text[end:]
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
+
+
+def csv_records(lines: Iterable[str]) -> Iterator[Record]:
+    """(column, value) pairs per CSV row; `;` or `,` chosen by which the header has more of.
+
+    Fields beyond the header are kept as `column_<n>`; blank lines are skipped.
+    """
+    iterator = iter(lines)
+    header_line = next(iterator, "")
+    delimiter = ";" if header_line.count(";") >= header_line.count(",") and ";" in header_line else ","
+    reader = csv.reader(itertools.chain([header_line], iterator), delimiter=delimiter, strict=True)
+    header = next(reader, [])
+    for fields in reader:
+        if fields:
+            names = header if len(fields) <= len(header) else [
+                *header, *(f"column_{n}" for n in range(len(header) + 1, len(fields) + 1))]
+            yield zip(names, fields)
+
+
+def _media(content_type: str) -> tuple[str, str | None]:
+    """`text/csv; charset=utf-8` -> (`text/csv`, `utf-8`)."""
+    media, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"') or None
+    return media.strip().lower(), charset
+
+
+_CSV_TYPES = frozenset({"text/csv", "application/csv", "text/comma-separated-values", "application/vnd.ms-excel"})
+_SNIFFED_TYPES = frozenset({"", "text/plain", "application/octet-stream"})
+
+
+def body_format(content_type: str, first_chunk: bytes) -> str | None:
+    """`json` or `csv` by content type (sniffed from the first byte when it says nothing); None
+    for anything else."""
+    media, _ = _media(content_type)
+    if media == "application/json" or media.endswith("+json"):
+        return "json"
+    if media in _CSV_TYPES:
+        return "csv"
+    if media in _SNIFFED_TYPES:
+        start = first_chunk.removeprefix(_BOM).lstrip(_SPACE)[:1]
+        return "json" if start == b"[" else ("csv" if start not in (b"{", b"<") else None)
+    return None
+
+
+def export_records(content_type: str, chunks: Iterable[bytes]) -> Iterator[Record] | None:
+    """The records of an export body; None when the body is empty (no export for the action).
+
+    Raises:
+        ValueError: the body is neither JSON nor CSV (message names the content type).
+    """
+    body = nonblank(chunks)
+    if body is None:
+        return None
+    first = next(body)
+    body = itertools.chain([first], body)
+    kind = body_format(content_type, first)
+    if kind == "json":
+        return (element.items() if isinstance(element, dict) else () for batch in json_batches(body)
+                for element in batch)  # fmt: skip
+    if kind == "csv":
+        return csv_records(text_lines(body, _media(content_type)[1] or "utf-8"))
+    raise ValueError(f"content type {content_type or 'none'!r} is neither JSON nor CSV")
+
+
+# --- the warehouse: active actions and derived rows -----------------------------------------
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal (ids come from NP6; quotes are doubled all the same)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+_RECEIVER = "coalesce(receiver_id, CASE WHEN receiver_type = 'id' THEN receiver_value END)"
+_ACTION_EVENTS = "action_id IS NOT NULL AND coalesce(channel, '') <> 'notification'"
+
+
+def active_actions_sql(since: datetime) -> str:
+    """SQL (DuckDB and PostgreSQL) for the actions with a hit or activation at or after `since`."""
+    instant = f"CAST({_literal(since.astimezone(UTC).isoformat())} AS TIMESTAMP WITH TIME ZONE)"
+    parts = [f'SELECT DISTINCT action_id FROM {t} WHERE "timestamp" >= {instant} AND {_ACTION_EVENTS}'
+             for t in ("hits", "activations")]
+    return " UNION ".join(parts)
+
+
+def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
+    """SQL (DuckDB and PostgreSQL) for the rows of `export` computed from its event table."""
+    where = [f"action_id IN ({', '.join(_literal(a) for a in action_ids)})", f"{_RECEIVER} IS NOT NULL",
+             _ACTION_EVENTS]
+    if export.hit_type:
+        where.append(f"hit_type = {_literal(export.hit_type)}")
+    return (f"SELECT action_id, {_RECEIVER} AS receiver_id, max(receiver_unicity) AS receiver_unicity, "
+            f'max(receiver_hash) AS receiver_hash, min("timestamp") AS first_at, max("timestamp") AS last_at, '
+            f'count(*) AS "count" FROM {export.event_table} WHERE {" AND ".join(where)} '
+            f"GROUP BY action_id, {_RECEIVER}")  # fmt: skip
+
+
+def _loaded(dataset: Any, tables: Iterable[str]) -> bool:
+    """Whether the destination has received rows for every one of `tables`."""
+    known = dataset.schema.tables
+    return all(t in known and has_table_seen_data(known[t]) for t in tables)
+
+
+def active_actions(dataset: Any, since: datetime) -> list[str]:
+    """Sorted ids of the actions still receiving events (a hit or activation since `since`)."""
+    return sorted(str(r[0]) for r in dataset(active_actions_sql(since)).fetchall())
+
+
+def derived_tables(dataset: Any, export: RecipientExport, action_ids: Sequence[str]) -> Iterator[pa.Table]:
+    """The rows of `export` for `action_ids` computed from the warehouse, `source` = `derived`."""
+    for start in range(0, len(action_ids), SQL_IN_CHUNK):
+        relation = dataset(derived_sql(export, action_ids[start: start + SQL_IN_CHUNK]))
+        for rows in relation.iter_fetch(BATCH_ROWS):
+            if rows:
+                yield rows_table([_derived_row(*row) for row in rows])
+
+
+def _derived_row(action_id: Any, receiver_id: Any, *aggregates: Any) -> Row:
+    """A query row (unicity, hash, first, last, count after the key) in `COLUMN_NAMES` order."""
+    return (str(action_id), str(receiver_id), *aggregates, "derived", None)
+
+
+# --- reading the exports --------------------------------------------------------------------
+
+
+def export_path(export: RecipientExport, action_id: str) -> str:
+    """`/actions/000PE4/export/tracking/opens`."""
+    assert export.path is not None
+    return export.path.format(action_id=quote(str(action_id), safe=""))
+
+
+def read_export(client: NP6Client, export: RecipientExport, action_id: str) -> Generator[pa.Table, None, str]:
+    """Stream one action's export as Arrow tables; returns `export`, or `none` when NP6 gave no
+    body (derive the action), or `deleted` for a 404 (skipped with a warning).
+
+    Raises:
+        NP6BadResponse: the body is neither JSON nor CSV, or is broken (names action and path).
+        NP6AuthError: the key was refused (never skipped).
+    """
+    path = export_path(export, action_id)
+    seen: Counter[str] = Counter()
+    try:
+        with client.stream(path, context=f"action {action_id}", accept=EXPORT_ACCEPT) as body:
+            warn_deprecated(export.path or path, "the reference names no other way to export recipients")
+            where = f"GET {path} (action {action_id}, content-type {body.content_type or 'none'})"
+            try:
+                records = export_records(body.content_type, body.chunks)
+                for table in recipient_tables(action_id, _counted(records or (), seen)):
+                    seen["rows"] += table.num_rows
+                    yield table
+            except (ValueError, csv.Error) as exc:
+                raise NP6BadResponse(f"NP6 answered {where} with a body that cannot be read: {exc}",
+                                     status=body.status, path=path) from None
+    except NP6NotFound:
+        log.warning("%s: GET %s answered 404: action %s deleted? skipped", export.table, path, action_id)
+        return "deleted"
+    if seen["records"] > seen["rows"]:
+        log.warning("%s: %d row(s) without a receiver id were not loaded", where, seen["records"] - seen["rows"])
+    return "none" if records is None else "export"
+
+
+def _counted(records: Iterable[Record], seen: Counter[str]) -> Iterator[Record]:
+    for record in records:
+        seen["records"] += 1
+        yield record
+
+
+class _Stopped(Exception):
+    """Internal: the consumer went away; a reader thread drops its export."""
+
+
+def read_exports(client: NP6Client, export: RecipientExport, action_ids: Sequence[str],
+                 workers: int) -> Iterator[tuple[str, pa.Table | None, str | None]]:
+    """`read_export` of up to `workers` actions at once: `(action, table, None)` per table and
+    `(action, None, outcome)` when an action is done, in arrival order.
+
+    At most `workers` tables wait for the consumer (each reader blocks until its table is taken),
+    so memory stays at a few batches however large the exports. An error in any reader is raised
+    here and stops the others.
+    """
+    queue: Queue[tuple[str, Any, str | None]] = Queue(maxsize=max(1, workers))
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any, str | None]) -> None:
+        while not stop.is_set():
+            try:
+                return queue.put(item, timeout=0.1)
+            except Full:
+                continue
+        raise _Stopped
+
+    def read(action_id: str) -> None:
+        try:
+            tables = read_export(client, export, action_id)
+            while True:
+                try:
+                    table = next(tables)
+                except StopIteration as done:
+                    return put((action_id, None, done.value))
+                put((action_id, table, None))
+        except _Stopped:
+            return None
+        except BaseException as exc:  # handed to the consumer, which raises it
+            with contextlib.suppress(_Stopped):
+                put((action_id, exc, "error"))
+
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="np6-export") as pool:
+        for action_id in action_ids:
+            pool.submit(read, action_id)
+        try:
+            pending = len(action_ids)
+            while pending:
+                action_id, item, outcome = queue.get()
+                if outcome == "error":
+                    raise item
+                pending -= outcome is not None
+                yield action_id, item, outcome
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def recipients(client: NP6Client, export: RecipientExport, *, horizon: timedelta,
+               action_ids: Sequence[str] | None, concurrency: int = 1) -> Iterator[pa.Table]:
+    """All rows of one recipient table for the active (or given) actions, export first; nothing
+    (and one warning) when the destination cannot be read back."""
+    if warehouse.refused(export.table):
+        return
+    with read_back(export.table):
+        yield from _recipients(client, export, horizon=horizon, action_ids=action_ids,
+                               concurrency=concurrency)  # fmt: skip
+
+
+def _recipients(client: NP6Client, export: RecipientExport, *, horizon: timedelta,
+                action_ids: Sequence[str] | None, concurrency: int = 1) -> Iterator[pa.Table]:
+    dataset = warehouse.dataset()
+    if not _loaded(dataset, ("hits", "activations")):
+        log.warning("%s: the hits and activations tables are not in the destination yet: load them "
+                    "first (resources hits, activations); nothing exported", export.table)
+        return
+    actions = list(dict.fromkeys(action_ids)) if action_ids else active_actions(
+        dataset, pendulum.now("UTC") - horizon)
+    tally: Counter[str] = Counter()
+    rows: Counter[str] = Counter()
+    derive = actions if export.path is None else []
+    for action_id, table, outcome in read_exports(client, export, actions if export.path else [], concurrency):
+        if table is not None:
+            rows[action_id] += table.num_rows
+            yield table
+            continue
+        tally[outcome or ""] += 1
+        if outcome == "none":
+            derive.append(action_id)
+        log.info("%s: action %s: %s [%d/%d]", export.table, action_id,
+                 _OUTCOMES[outcome or ""].format(rows=rows[action_id]), sum(tally.values()), len(actions))
+    for table in derived_tables(dataset, export, derive):
+        tally["derived"] += table.num_rows
+        yield table
+    log.info("%s: %d action(s): %d rows exported for %d, %d rows derived from %s for %d, %d deleted",
+             export.table, len(actions), sum(rows.values()), tally["export"], tally["derived"],
+             export.event_table, len(derive), tally["deleted"])
+
+
+_OUTCOMES = {"export": "{rows} rows exported", "none": "no export (empty answer), derived from events",
+             "deleted": "not found, skipped"}
+
+
+def export_resources(client: NP6Client, tables: Iterable[str], *, horizon: timedelta,
+                     action_ids: Sequence[str] | None, concurrency: int) -> list[DltResource]:
+    """One merge resource per selected recipient table (names not in `EXPORT_TABLES` are ignored).
+
+    Args:
+        client: the run's NP6 client.
+        tables: the selected resource names.
+        horizon: actions with events newer than now minus this are re-exported.
+        action_ids: export these actions instead of the active ones.
+        concurrency: exports read at once (each a streamed body; at most this many batches wait).
+    """
+    selected = set(tables)
+    return [
+        dlt.resource(recipients, name=name, primary_key=list(EXPORT_KEY), write_disposition="merge",
+                     columns=EXPORT_COLUMNS)(client, EXPORTS[name], horizon=horizon, action_ids=action_ids,
+                                             concurrency=concurrency)
+        for name in EXPORT_TABLES if name in selected
+    ]

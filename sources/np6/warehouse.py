@@ -1,0 +1,55 @@
+"""Reading the destination back: the loaded event tables that exports and contacts start from.
+
+Recipient exports are computed from `hits`/`activations` where NP6 exports nothing, and contacts
+are fetched for the receivers of the loaded events, so these resources query the pipeline's own
+destination (`pipeline.dataset()`). Some destinations cannot always be read back from here (a
+Delta lake needs DuckDB's `delta` extension, which DuckDB downloads on first use): then the
+resource says so in one warning and loads nothing, and the rest of the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dlt
+from dlt.destinations.exceptions import DatabaseException
+
+log = logging.getLogger("np6.warehouse")
+_refused: dict[tuple[str, str], str] = {}  # (pipeline, dataset) -> why reading it back failed
+
+
+def dataset() -> Any:
+    """The dataset of the pipeline that is running this resource."""
+    return dlt.current.pipeline().dataset()
+
+
+def _key() -> tuple[str, str]:
+    pipeline = dlt.current.pipeline()
+    return pipeline.pipeline_name, str(pipeline.dataset_name)
+
+
+def refused(what: str) -> bool:
+    """True (with a warning) when this process already failed to read the destination back: the
+    next resource does not try again (each try can cost a download attempt and its timeout)."""
+    why = _refused.get(_key())
+    if why is not None:
+        log.warning("%s not loaded: the destination's event tables cannot be read back (%s)", what, why)
+    return why is not None
+
+
+@contextmanager
+def read_back(what: str) -> Iterator[None]:
+    """Run a read of the destination; when the destination refuses it, warn and go on.
+
+    Used as `with read_back("action_openers"): ...` around everything of a resource that queries
+    the destination; what was yielded before the failure stays loaded (rows merge on their key).
+    """
+    try:
+        yield
+    except DatabaseException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _refused[_key()] = first
+        log.warning("%s not loaded: the destination's event tables cannot be read back (%s)", what, first)
