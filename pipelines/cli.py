@@ -159,11 +159,12 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_resources(args: argparse.Namespace) -> int:
-    width = max(len(r.name) for r in RESOURCES)
-    print(f"{'resource':<{width}}  default  write      key  cursor / endpoint")
     for r in RESOURCES:
-        print(f"{r.name:<{width}}  {'yes' if r.default else 'no ':<7}  {r.write_disposition:<9}  "
-              f"{r.primary_key:<3}  {r.cursor}\n{'':<{width}}  {r.endpoint}")
+        default = "default" if r.default else "opt-in (name it in --resources)"
+        print(f"{r.name}: {default}; {r.write_disposition} on {r.primary_key}")
+        print(f"    endpoint  {r.endpoint}")
+        print(f"    cursor    {r.cursor}")
+        print(f"    rows      {r.description}")
     return 0
 
 

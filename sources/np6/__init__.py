@@ -221,8 +221,8 @@ def np6_source(
     exports = [t for t in EXPORT_TABLES if t in names]
     if exports:
         horizon = parse_duration(activity_horizon, setting="activity_horizon")
-        selected.extend(export_resources(client, exports, horizon=horizon, action_ids=action_ids,
-                                         concurrency=concurrency))  # fmt: skip
+        selected.extend(export_resources(client, exports, horizon=horizon, until=config.range_end,
+                                         action_ids=action_ids, concurrency=concurrency))  # fmt: skip
     if "targets" in names:
         selected.append(targets(client, concurrency=concurrency, max_targets=max_targets))
     return selected

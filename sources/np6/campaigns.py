@@ -22,10 +22,8 @@ string: ids are sent as the strings the campaign lists.
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import dlt
@@ -38,12 +36,11 @@ from .client import Fetched, NP6Client
 from .errors import NP6BadResponse
 from .events import FeedConfig, advance_cursors, as_rejected_rows, plan_feed
 from .normalize import TABLE_FOR_TYPE, Normalized, normalize_events
+from .parallel import ordered_map
 from .windows import Window
 
 log = logging.getLogger("np6.campaigns")
 
-T = TypeVar("T")
-R = TypeVar("R")
 
 CAMPAIGN_EVENTS = "campaign_events"  # resource, link table and cursor scope
 CAMPAIGNS_PATH = "/campaigns"  # GUESS: the list path is not in the reference (§3.19)
@@ -172,18 +169,6 @@ def read_campaign_unit(client: NP6Client, unit: CampaignUnit) -> CampaignBatch:
             path=unit.path,
         )
     return CampaignBatch(unit, normalize_events(data), fetched)
-
-
-def ordered_map(function: Callable[[T], R], items: Iterable[T], concurrency: int) -> Iterator[R]:
-    """`map` with up to `concurrency` calls in flight, results in input order."""
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="np6-campaigns") as threads:
-        pending: deque[Future[R]] = deque()
-        for item in items:
-            pending.append(threads.submit(function, item))
-            if len(pending) >= max(1, concurrency):
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def batch_items(batch: CampaignBatch) -> Iterator[Any]:

@@ -18,7 +18,7 @@ The `source` column says which: `export` or `derived`. An export of a million ro
 million rows in memory: rows go out as Arrow tables of at most `BATCH_ROWS`.
 
 Which actions: those with a hit or activation in the warehouse newer than now minus `horizon`
-(these resources run after the event tables of the same run are loaded; without those tables
+(the end of the range minus `horizon` for a backfill; these resources run after the event tables of the same run are loaded; without those tables
 they warn and load nothing), or the `action_ids` given. Each run re-reads the whole export of
 those actions and merges it on `(action_id, receiver_id)`, so a re-run adds no rows; nothing is
 kept per action, so state and requests stay bounded by the horizon. Up to `concurrency` exports
@@ -29,18 +29,15 @@ Derived rows count every event, robots included (hits of all classifications), l
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import itertools
 import logging
-import threading
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from queue import Full, Queue
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 from urllib.parse import quote
 
 import dlt
@@ -55,6 +52,7 @@ from .client import NP6Client
 from .dimensions import warn_deprecated
 from .errors import NP6BadResponse, NP6NotFound
 from .normalize import parse_iso
+from .parallel import ordered_map
 from .warehouse import read_back
 
 log = logging.getLogger("np6.exports")
@@ -69,6 +67,8 @@ EXPORT_ACCEPT = "application/json, text/csv;q=0.9, */*;q=0.1"
 BATCH_ROWS = 50_000  # rows per Arrow table yielded
 JSON_PARSE_BYTES = 1 << 20  # bytes of a JSON array gathered before parsing them in one go
 SQL_IN_CHUNK = 500  # action ids per derived query
+SPOOL_MEMORY = 8 << 20  # bytes of an export kept in memory before it spills to a temporary file
+READ_BYTES = 1 << 16  # bytes read from a spooled export at a time
 
 
 class RecipientExport(NamedTuple):
@@ -458,34 +458,70 @@ def export_path(export: RecipientExport, action_id: str) -> str:
     return export.path.format(action_id=quote(str(action_id), safe=""))
 
 
-def read_export(client: NP6Client, export: RecipientExport, action_id: str) -> Generator[pa.Table, None, str]:
-    """Stream one action's export as Arrow tables; returns `export`, or `none` when NP6 gave no
-    body (derive the action), or `deleted` for a 404 (skipped with a warning).
+class Download(NamedTuple):
+    """One action's export as NP6 answered it: spooled (memory up to `SPOOL_MEMORY`, then a
+    temporary file), or no body at all (`spool` None: a 404)."""
+
+    action_id: str
+    path: str
+    status: int
+    content_type: str
+    spool: IO[bytes] | None
+
+
+def download_export(client: NP6Client, export: RecipientExport, action_id: str) -> Download:
+    """Stream one action's export into a spool and give the request's slot back.
+
+    Parsing happens later, in the consumer: a body is never held open (with its concurrency slot)
+    while dlt extracts another resource that needs a slot too.
 
     Raises:
-        NP6BadResponse: the body is neither JSON nor CSV, or is broken (names action and path).
+        NP6BadResponse: the body broke off (names the path).
         NP6AuthError: the key was refused (never skipped).
     """
     path = export_path(export, action_id)
-    seen: Counter[str] = Counter()
     try:
         with client.stream(path, context=f"action {action_id}", accept=EXPORT_ACCEPT) as body:
             warn_deprecated(export.path or path, "the reference names no other way to export recipients")
-            where = f"GET {path} (action {action_id}, content-type {body.content_type or 'none'})"
-            try:
-                records = export_records(body.content_type, body.chunks)
-                for table in recipient_tables(action_id, _counted(records or (), seen)):
-                    seen["rows"] += table.num_rows
-                    yield table
-            except (ValueError, csv.Error) as exc:
-                raise NP6BadResponse(f"NP6 answered {where} with a body that cannot be read: {exc}",
-                                     status=body.status, path=path) from None
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 (handed over)
+            for chunk in body.chunks:
+                spool.write(chunk)
+            spool.seek(0)
+            return Download(action_id, path, body.status, body.content_type, spool)
     except NP6NotFound:
         log.warning("%s: GET %s answered 404: action %s deleted? skipped", export.table, path, action_id)
+        return Download(action_id, path, 404, "", None)
+
+
+def parse_download(download: Download) -> Generator[pa.Table, None, str]:
+    """The rows of a downloaded export as Arrow tables; returns `export`, or `none` when NP6 gave
+    no body (derive the action), or `deleted` for a 404.
+
+    Raises:
+        NP6BadResponse: the body is neither JSON nor CSV, or is broken (names action and path).
+    """
+    if download.spool is None:
         return "deleted"
+    seen: Counter[str] = Counter()
+    where = f"GET {download.path} (action {download.action_id}, content-type {download.content_type or 'none'})"
+    with download.spool as spool:
+        chunks = iter(lambda: spool.read(READ_BYTES), b"")
+        try:
+            records = export_records(download.content_type, chunks)
+            for table in recipient_tables(download.action_id, _counted(records or (), seen)):
+                seen["rows"] += table.num_rows
+                yield table
+        except (ValueError, csv.Error) as exc:
+            raise NP6BadResponse(f"NP6 answered {where} with a body that cannot be read: {exc}",
+                                 status=download.status, path=download.path) from None
     if seen["records"] > seen["rows"]:
         log.warning("%s: %d row(s) without a receiver id were not loaded", where, seen["records"] - seen["rows"])
     return "none" if records is None else "export"
+
+
+def read_export(client: NP6Client, export: RecipientExport, action_id: str) -> Generator[pa.Table, None, str]:
+    """`download_export` then `parse_download`: one action's export as Arrow tables."""
+    return (yield from parse_download(download_export(client, export, action_id)))
 
 
 def _counted(records: Iterable[Record], seen: Counter[str]) -> Iterator[Record]:
@@ -494,81 +530,47 @@ def _counted(records: Iterable[Record], seen: Counter[str]) -> Iterator[Record]:
         yield record
 
 
-class _Stopped(Exception):
-    """Internal: the consumer went away; a reader thread drops its export."""
-
-
 def read_exports(client: NP6Client, export: RecipientExport, action_ids: Sequence[str],
                  workers: int) -> Iterator[tuple[str, pa.Table | None, str | None]]:
-    """`read_export` of up to `workers` actions at once: `(action, table, None)` per table and
-    `(action, None, outcome)` when an action is done, in arrival order.
+    """The exports of `action_ids`, up to `workers` downloading at once: `(action, table, None)`
+    per table and `(action, None, outcome)` when an action is done, in `action_ids` order.
 
-    At most `workers` tables wait for the consumer (each reader blocks until its table is taken),
-    so memory stays at a few batches however large the exports. An error in any reader is raised
-    here and stops the others.
+    Downloads never wait for the consumer (they spool), so a consumer paused by dlt blocks no
+    request slot; at most `workers` finished downloads wait to be parsed.
     """
-    queue: Queue[tuple[str, Any, str | None]] = Queue(maxsize=max(1, workers))
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any, str | None]) -> None:
-        while not stop.is_set():
+    downloads = ordered_map(lambda a: download_export(client, export, a), action_ids, workers, "np6-export")
+    for download in downloads:
+        tables = parse_download(download)
+        while True:
             try:
-                return queue.put(item, timeout=0.1)
-            except Full:
-                continue
-        raise _Stopped
-
-    def read(action_id: str) -> None:
-        try:
-            tables = read_export(client, export, action_id)
-            while True:
-                try:
-                    table = next(tables)
-                except StopIteration as done:
-                    return put((action_id, None, done.value))
-                put((action_id, table, None))
-        except _Stopped:
-            return None
-        except BaseException as exc:  # handed to the consumer, which raises it
-            with contextlib.suppress(_Stopped):
-                put((action_id, exc, "error"))
-
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="np6-export") as pool:
-        for action_id in action_ids:
-            pool.submit(read, action_id)
-        try:
-            pending = len(action_ids)
-            while pending:
-                action_id, item, outcome = queue.get()
-                if outcome == "error":
-                    raise item
-                pending -= outcome is not None
-                yield action_id, item, outcome
-        finally:
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+                yield download.action_id, next(tables), None
+            except StopIteration as done:
+                yield download.action_id, None, done.value
+                break
 
 
 def recipients(client: NP6Client, export: RecipientExport, *, horizon: timedelta,
-               action_ids: Sequence[str] | None, concurrency: int = 1) -> Iterator[pa.Table]:
+               action_ids: Sequence[str] | None, concurrency: int = 1,
+               until: datetime | None = None) -> Iterator[pa.Table]:
     """All rows of one recipient table for the active (or given) actions, export first; nothing
     (and one warning) when the destination cannot be read back."""
     if warehouse.refused(export.table):
         return
     with read_back(export.table):
         yield from _recipients(client, export, horizon=horizon, action_ids=action_ids,
-                               concurrency=concurrency)  # fmt: skip
+                               concurrency=concurrency, until=until)  # fmt: skip
 
 
 def _recipients(client: NP6Client, export: RecipientExport, *, horizon: timedelta,
-                action_ids: Sequence[str] | None, concurrency: int = 1) -> Iterator[pa.Table]:
+                action_ids: Sequence[str] | None, concurrency: int = 1,
+                until: datetime | None = None) -> Iterator[pa.Table]:
     dataset = warehouse.dataset()
     if not _loaded(dataset, ("hits", "activations")):
         log.warning("%s: the hits and activations tables are not in the destination yet: load them "
                     "first (resources hits, activations); nothing exported", export.table)
         return
     actions = list(dict.fromkeys(action_ids)) if action_ids else active_actions(
-        dataset, pendulum.now("UTC") - horizon)
+        dataset, (until or pendulum.now("UTC")) - horizon)
     tally: Counter[str] = Counter()
     rows: Counter[str] = Counter()
     derive = actions if export.path is None else []
@@ -594,14 +596,23 @@ _OUTCOMES = {"export": "{rows} rows exported", "none": "no export (empty answer)
              "deleted": "not found, skipped"}
 
 
-def export_resources(client: NP6Client, tables: Iterable[str], *, horizon: timedelta,
-                     action_ids: Sequence[str] | None, concurrency: int) -> list[DltResource]:
+def export_resources(
+    client: NP6Client,
+    tables: Iterable[str],
+    *,
+    horizon: timedelta,
+    action_ids: Sequence[str] | None,
+    concurrency: int,
+    until: datetime | None = None,
+) -> list[DltResource]:
     """One merge resource per selected recipient table (names not in `EXPORT_TABLES` are ignored).
 
     Args:
         client: the run's NP6 client.
         tables: the selected resource names.
-        horizon: actions with events newer than now minus this are re-exported.
+        horizon: actions with events newer than `until` minus this are re-exported.
+        until: the end of the horizon: now for scheduled runs, the end of a backfill's range
+            (so a backfill of last spring exports the actions of last spring).
         action_ids: export these actions instead of the active ones.
         concurrency: exports read at once (each a streamed body; at most this many batches wait).
     """
@@ -609,6 +620,6 @@ def export_resources(client: NP6Client, tables: Iterable[str], *, horizon: timed
     return [
         dlt.resource(recipients, name=name, primary_key=list(EXPORT_KEY), write_disposition="merge",
                      columns=EXPORT_COLUMNS)(client, EXPORTS[name], horizon=horizon, action_ids=action_ids,
-                                             concurrency=concurrency)
+                                             concurrency=concurrency, until=until)
         for name in EXPORT_TABLES if name in selected
     ]

@@ -179,8 +179,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ),
     ResourceInfo(
         "notification_events",
-        "GET /notifications/{id}/events/{executions,cancellations,activations,hits,impressions,"
-        "bounces,optouts}",
+        "GET /notifications/{id}/events (else /notifications/{id}/events/{executions,cancellations,"
+        "activations,hits,impressions,bounces,optouts})",
         "event timestamp, [start, end) windows",
         "merge",
         "id",

@@ -48,7 +48,8 @@ def load_events(pipeline: dlt.Pipeline, sandbox) -> None:
 def load_exports(pipeline: dlt.Pipeline, sandbox, **kwargs) -> None:
     with NP6Client(sandbox.url, sandbox.api_key) as client:
         resources = export_resources(client, EXPORT_TABLES, horizon=kwargs.pop("horizon", FAR),
-                                     action_ids=kwargs.pop("action_ids", None), concurrency=2)
+                                     action_ids=kwargs.pop("action_ids", None), concurrency=2,
+                                     until=kwargs.pop("until", None))
         pipeline.run(resources, loader_file_format="parquet")
 
 
@@ -117,6 +118,12 @@ def test_given_actions_and_the_horizon_choose_what_is_read(sandbox, tmp_path):
     chosen = account.action_ids()[:2]  # one JSON, one CSV export
     load_exports(pipeline, sandbox, action_ids=chosen)
     assert loaded(tmp_path, "action_openers") == sorted(r for a in chosen for r in exported(account, a, "opens"))
+    # a backfill's horizon ends with its range: the actions active on the range's last day
+    last_day = pendulum.parse(END).subtract(days=1)
+    load_exports(pipeline, sandbox, horizon=timedelta(days=1), until=pendulum.parse(END))
+    active = {e["source"]["detail"]["activation"]["id"]
+              for e in sandbox.account.events(ms(last_day.to_iso8601_string()), ms(END), types=["activation", "hit"])}
+    assert active and {r[0] for r in loaded(tmp_path, "action_recipients")} == active | set(chosen)
 
 
 def test_without_event_tables_it_warns_and_loads_nothing(sandbox, tmp_path, caplog):

@@ -107,7 +107,7 @@ def test_rate_limits_and_server_errors_are_survived(make_sandbox, workspace):
     box = make_sandbox(faults=Faults(rate_limit=8, rate_window_s=1.0, rate_headers=False, error_rate=0.25, seed=3))
     # every default resource, with few contacts: one request per contact at 8 requests/s is slow
     ws = workspace(box.url, box.api_key, SOURCES__NP6__MAX_TARGETS="40")
-    result = ws.np6("load", "--start", START, "--end", END, "--window", "6h")
+    result = ws.np6("load", "--start", START, "--end", END)
     assert result.code == 0, result.output
     assert_exact(ws, box.account)
     assert 0 < ws.query("SELECT count(*) FROM np6.targets")[0][0] <= 40

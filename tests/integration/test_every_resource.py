@@ -1,0 +1,68 @@
+"""The real `np6` command over every resource: what `np6 resources` promises is what a load fills.
+
+The exact contents of each family are checked against the sandbox in their own integration tests
+(test_load, test_exports, test_contacts, test_push_campaigns, test_archives_dimensions); this one
+checks the whole from a user's side: a default load fills every default table, the opt-in ones
+only when named, a second run adds nothing, and `np6 resources` lists it all.
+"""
+
+from __future__ import annotations
+
+from sources.np6.settings import RESOURCES
+from tests.cli import run_np6
+from tests.integration.test_archives_dimensions import assert_archives_and_dimensions, assert_archives_exact
+
+START, END = "2026-10-01", "2026-10-04"
+# Tables a resource fills under another name, or besides its own.
+TABLES_OF = {
+    "notification_events": ("hits", "activations", "other_events"),
+    "targets": ("targets", "target_bounces"),
+    "action_reactivities": ("reactivities",),
+    "notification_reactivities": ("reactivities",),
+    "campaign_events": ("campaign_events",),
+}
+
+
+def tables_of(names) -> set[str]:
+    return {t for n in names for t in TABLES_OF.get(n, (n,))}
+
+
+def counts(ws) -> dict[str, int]:
+    """Rows per table (but `_np6_windows`, which logs every read)."""
+    names = [r[0] for r in ws.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'np6' "
+                                    "AND table_name NOT LIKE '_dlt%' AND table_name <> '_np6_windows'")]
+    return {t: ws.query(f"SELECT count(*) FROM np6.{t}")[0][0] for t in names}
+
+
+def test_np6_resources_lists_every_resource(tmp_path):
+    result = run_np6(["resources"], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert result.code == 0, result.output
+    for r in RESOURCES:
+        assert f"{r.name}: {'default' if r.default else 'opt-in'}" in result.out
+        assert f"endpoint  {r.endpoint}" in result.out
+
+
+def test_default_load_fills_every_default_table_and_a_rerun_adds_nothing(sandbox, workspace):
+    ws = workspace(sandbox.url, sandbox.api_key)
+    first = ws.np6("load", "--start", START, "--end", END)
+    assert first.code == 0, first.output
+    loaded = counts(ws)
+    default = tables_of(r.name for r in RESOURCES if r.default)
+    opt_in = tables_of(r.name for r in RESOURCES if not r.default) - default
+    assert {t for t in default if loaded.get(t, 0) == 0} == set(), loaded
+    assert not opt_in & set(loaded), "an opt-in resource was loaded by default"
+    assert "Traceback" not in first.output
+    assert_archives_and_dimensions(ws, sandbox.account)
+    again = ws.np6("load", "--start", START, "--end", END, "--window", "6h")  # other windows, same range
+    assert again.code == 0, again.output
+    assert counts(ws) == loaded
+    assert_archives_exact(ws, sandbox.account)
+
+
+def test_opt_in_resources_load_when_named(sandbox, workspace):
+    ws = workspace(sandbox.url, sandbox.api_key)
+    names = [r.name for r in RESOURCES if not r.default]
+    result = ws.np6("load", "--start", START, "--end", END, "--resources", ",".join(names))
+    assert result.code == 0, result.output
+    loaded = counts(ws)
+    assert {t for t in tables_of(names) if loaded.get(t, 0) == 0} == set(), loaded
