@@ -4,8 +4,9 @@
     python schemas/erd.py --check    # exit 1 when schemas/erd.md is out of date (tests, CI)
 
 Columns keep the schema's order and types; `PK` marks primary keys. Relationships are the ones
-an analyst joins on: every table's `action_id` to `actions.id`, and every table's `_dlt_load_id`
-to dlt's `_dlt_loads.load_id`.
+an analyst joins on (`JOINS`): `action_id` to `actions.id`, `receiver_id` / `target_id` to
+`targets.id`, `campaign_id` to `campaigns.id`, and every table's `_dlt_load_id` to dlt's
+`_dlt_loads.load_id`.
 """
 
 from __future__ import annotations
@@ -42,13 +43,18 @@ def entity(name: str, table: dict[str, Any]) -> list[str]:
     return [*lines, "    }"]
 
 
+# column -> the table whose `id` it names
+JOINS = {"action_id": "actions", "receiver_id": "targets", "target_id": "targets", "campaign_id": "campaigns"}
+
+
 def relationships(tables: dict[str, dict[str, Any]]) -> list[str]:
-    """`actions ||--o{ hits : action_id` for every table with an `action_id`, and the load links."""
+    """`actions |o--o{ hits : action_id` for every column of `JOINS`, and the load links."""
     lines = []
     for name, table in tables.items():
         columns = table["columns"]
-        if name != "actions" and "action_id" in columns and "actions" in tables:
-            lines.append(f"    actions |o--o{{ {name} : action_id")
+        for column, target in JOINS.items():
+            if name != target and column in columns and target in tables:
+                lines.append(f"    {target} |o--o{{ {name} : {column}")
         if name != "_dlt_loads" and "_dlt_load_id" in columns:
             lines.append(f"    _dlt_loads ||--o{{ {name} : _dlt_load_id")
     return lines

@@ -30,7 +30,7 @@ import pendulum
 
 from .bookkeeping import as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
-from .errors import NP6BadResponse
+from .errors import expect_array
 from .events import FeedConfig, FeedPlan, advance_cursors, plan_feed
 from .normalize import parse_iso
 from .settings import (
@@ -118,16 +118,8 @@ def fetch_archives(client: NP6Client, path: str, window: Window | None = None) -
     """`read_archives`, and what the request cost (for `_np6_windows`)."""
     context = str(window) if window else ""
     data, fetched = client.get_json(path, window_params(window), context=context)
-    if data is None:
-        return [], fetched
-    if not isinstance(data, list):
-        raise NP6BadResponse(
-            f"NP6 answered GET {path} {context} with a JSON {type(data).__name__}, expected an array "
-            "of archives",
-            status=fetched.status,
-            path=path,
-        )
-    rows, skipped = archive_rows(data)
+    items = expect_array(data, f"GET {path} {context}".rstrip(), "archives", path=path, status=fetched.status)
+    rows, skipped = archive_rows(items)
     if skipped:
         log.warning("GET %s %s: %d archive(s) without an id were not loaded", path, context, skipped)
     return rows, fetched

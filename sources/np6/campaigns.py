@@ -31,9 +31,9 @@ import pendulum
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from .bookkeeping import as_window_row, window_row
+from .bookkeeping import as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
-from .errors import NP6BadResponse
+from .errors import expect_array
 from .events import FeedConfig, advance_cursors, as_rejected_rows, plan_feed
 from .normalize import TABLE_FOR_TYPE, Normalized, normalize_events
 from .parallel import ordered_map
@@ -62,7 +62,7 @@ LINK_SCHEMA = pa.schema([
     pa.field("event_type", pa.string()), pa.field("timestamp", pa.timestamp("us", tz="UTC")),
 ])  # fmt: skip
 _TYPE_OF_TABLE = {table: kind for kind, table in TABLE_FOR_TYPE.items()}
-_EVENT_HINTS = {"primary_key": "id", "write_disposition": "merge", "columns": {"extra": {"data_type": "json"}}}
+EVENT_COLUMNS = {"extra": {"data_type": "json"}}  # as the event tables declare it
 
 
 # --- pure ------------------------------------------------------------------------------------
@@ -136,15 +136,7 @@ def plan_campaign_units(
 def list_campaigns(client: NP6Client) -> list[Any]:
     """Every campaign of the account (`GET /campaigns`, a guessed path)."""
     data, fetched = client.get_json(CAMPAIGNS_PATH, context="campaign list")
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise NP6BadResponse(
-            f"NP6 answered GET {CAMPAIGNS_PATH} with a JSON {type(data).__name__}, expected an array of campaigns",
-            status=fetched.status,
-            path=CAMPAIGNS_PATH,
-        )
-    return data
+    return expect_array(data, f"GET {CAMPAIGNS_PATH}", "campaigns", path=CAMPAIGNS_PATH, status=fetched.status)
 
 
 class CampaignBatch(NamedTuple):
@@ -159,16 +151,8 @@ def read_campaign_unit(client: NP6Client, unit: CampaignUnit) -> CampaignBatch:
     """POST one campaign window and normalize the events."""
     params = {"start": unit.window.iso_start, "end": unit.window.iso_end, "sort": "asc"}
     data, fetched = client.post_json(unit.path, params, unit.body, context=str(unit.window))
-    if data is None:
-        data = []
-    if not isinstance(data, list):
-        raise NP6BadResponse(
-            f"NP6 answered POST {unit.path} {unit.window} with a JSON {type(data).__name__}, expected an "
-            "array of events",
-            status=fetched.status,
-            path=unit.path,
-        )
-    return CampaignBatch(unit, normalize_events(data), fetched)
+    events = expect_array(data, f"POST {unit.path} {unit.window}", "events", path=unit.path, status=fetched.status)
+    return CampaignBatch(unit, normalize_events(events), fetched)
 
 
 def batch_items(batch: CampaignBatch) -> Iterator[Any]:
@@ -177,11 +161,10 @@ def batch_items(batch: CampaignBatch) -> Iterator[Any]:
     for note in normalized.drift:
         log.warning("type change on POST %s %s: %s", unit.path, unit.window, note)
     for name, table in normalized.tables.items():
-        yield dlt.mark.with_hints(table, dlt.mark.make_hints(table_name=name, **_EVENT_HINTS),
-                                  create_table_variant=True)  # fmt: skip
+        yield for_table(table, name, "id", EVENT_COLUMNS)
     links = link_table(unit.campaign_id, normalized.tables)
     if links is not None:
-        yield links
+        yield for_table(links, CAMPAIGN_EVENTS, LINK_KEY)
     yield from as_rejected_rows(unit.path, unit.window, normalized.rejected)
     rows = sum(t.num_rows for t in normalized.tables.values())
     yield as_window_row(window_row(CAMPAIGN_EVENTS, unit.path, unit.window, batch.fetched, rows,
@@ -213,10 +196,5 @@ def campaign_events(client: NP6Client, config: FeedConfig, concurrency: int) -> 
         if plan.windows and scoped.backfill_key is None:  # a backfill never moves the cursor
             advance_cursors(state, scoped.tables, None, plan.windows[-1].end)
 
-    return dlt.resource(
-        read,
-        name=CAMPAIGN_EVENTS,
-        table_name=CAMPAIGN_EVENTS,
-        primary_key=list(LINK_KEY),
-        write_disposition="merge",
-    )
+    # no key or columns here: every table it writes is a variant with its own (`for_table`)
+    return dlt.resource(read, name=CAMPAIGN_EVENTS, write_disposition="merge")

@@ -25,7 +25,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from .client import NP6Client
-from .errors import NP6AuthError, NP6BadResponse, NP6NotFound
+from .errors import NP6AuthError, NP6NotFound, expect_array
 from .normalize import normalize_actions, parse_iso
 from .settings import ACTION_PATH, ACTIONS_PATH, DimensionEndpoint
 
@@ -44,12 +44,7 @@ def list_actions(client: NP6Client) -> list[dict[str, Any]]:
     """All actions of the account from the (deprecated, unreplaced) list operation."""
     data, _ = client.get_json(ACTIONS_PATH, context="actions")
     warn_deprecated(ACTIONS_PATH, "the reference names no other way to list actions")
-    if not isinstance(data, list):
-        raise NP6BadResponse(
-            f"NP6 answered GET {ACTIONS_PATH} with a JSON {type(data).__name__}, expected an array",
-            path=ACTIONS_PATH,
-        )
-    return data
+    return expect_array(data, f"GET {ACTIONS_PATH}", "actions", path=ACTIONS_PATH)
 
 
 def action_detail(client: NP6Client, summary: dict[str, Any]) -> dict[str, Any]:
@@ -246,13 +241,7 @@ def list_dimension(client: NP6Client, endpoint: DimensionEndpoint) -> list[Any]:
         return []
     if endpoint.deprecated:
         warn_deprecated(endpoint.path, endpoint.deprecated)
-    if not isinstance(data, list):
-        raise NP6BadResponse(
-            f"NP6 answered GET {endpoint.path} with a JSON {type(data).__name__}, expected an array",
-            status=fetched.status,
-            path=endpoint.path,
-        )
-    return data
+    return expect_array(data, f"GET {endpoint.path}", endpoint.table, path=endpoint.path, status=fetched.status)
 
 
 def dimension(client: NP6Client, endpoint: DimensionEndpoint) -> DltResource:

@@ -18,6 +18,8 @@ message is built from request headers.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NP6Error(Exception):
     """Base class: the message is one line an operator can act on."""
@@ -81,3 +83,25 @@ def find_np6_error(exc: BaseException) -> NP6Error | None:
             return current
         todo.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
     return None
+
+
+def expect_array(data: Any, where: str, what: str, *, path: str, status: int | None = None) -> list[Any]:
+    """`data` when NP6 answered a JSON array (no body, None, is an empty one); else the one-line
+    `NP6BadResponse` "NP6 answered {where} with a JSON dict, expected an array of {what}".
+
+    Args:
+        data: the decoded body.
+        where: the request as messages name it, e.g. `GET /actions/archives [start, end)`.
+        what: what the array holds (`events`, `archives`...).
+        path: the path requested.
+        status: the HTTP status of the answer.
+    """
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise NP6BadResponse(
+            f"NP6 answered {where} with a JSON {type(data).__name__}, expected an array of {what}",
+            status=status,
+            path=path,
+        )
+    return data

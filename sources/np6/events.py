@@ -37,9 +37,9 @@ import pendulum
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from .bookkeeping import WINDOWS_COLUMNS, WINDOWS_KEY, window_row
+from .bookkeeping import WINDOWS_COLUMNS, WINDOWS_KEY, for_table, window_row
 from .client import Fetched, NP6Client
-from .errors import NP6BadResponse, NP6NotFound, NP6Timeout
+from .errors import NP6NotFound, NP6Timeout, expect_array
 from .decode import BadBody, gc_paused, submit
 from .normalize import Normalized, Rejected, normalize_events
 from .push import (
@@ -188,14 +188,8 @@ def _reread(client: NP6Client, unit: ReadUnit, bad: BadBody) -> tuple[Normalized
     log.warning("GET %s %s: body was %s; reading it again", unit.path, unit.window, bad.reason)
     with gc_paused():
         data, fetched = client.get_json(unit.path, _params(unit), context=str(unit.window))
-        if not isinstance(data, list):
-            raise NP6BadResponse(
-                f"NP6 answered GET {unit.path} {unit.window} with a JSON {type(data).__name__}, "
-                "expected an array of events",
-                status=fetched.status,
-                path=unit.path,
-            )
-        return normalize_events(data, classification=unit.classification), fetched
+        events = expect_array(data, f"GET {unit.path} {unit.window}", "events", path=unit.path, status=fetched.status)
+        return normalize_events(events, classification=unit.classification), fetched
 
 
 class SplitLimits(NamedTuple):
@@ -329,9 +323,8 @@ def rejection_rows(path: str, window: Window, rejected: Sequence[Rejected]) -> I
 
 def as_rejected_rows(path: str, window: Window, rejected: Sequence[Rejected]) -> Iterator[Any]:
     """`rejection_rows` marked for the `_np6_rejected` table, for resources other than the feed."""
-    hints = dlt.mark.make_hints(table_name=REJECTED_TABLE, primary_key="rejection_id", write_disposition="merge")
     for row in rejection_rows(path, window, rejected):
-        yield dlt.mark.with_hints(row, hints, create_table_variant=True)
+        yield for_table(row, REJECTED_TABLE, "rejection_id")
 
 
 # Scopes read account-wide whatever `action_ids` says: one cursor each.

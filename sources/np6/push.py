@@ -25,7 +25,7 @@ import logging
 from typing import Any, NamedTuple
 
 from .client import NP6Client
-from .errors import NP6AuthError, NP6BadResponse, NP6NotFound
+from .errors import NP6AuthError, NP6NotFound, expect_array
 
 log = logging.getLogger("np6.push")
 
@@ -67,12 +67,7 @@ def notification_ids(items: Any) -> list[str]:
     Raises:
         NP6BadResponse: the answer is not an array.
     """
-    if not isinstance(items, list):
-        raise NP6BadResponse(
-            f"NP6 answered GET {NOTIFICATIONS_PATH} with a JSON {type(items).__name__}, expected an "
-            "array of notifications",
-            path=NOTIFICATIONS_PATH,
-        )
+    items = expect_array(items, f"GET {NOTIFICATIONS_PATH}", "notifications", path=NOTIFICATIONS_PATH)
     ids = [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id") not in (None, "")]
     if len(ids) != len(items):
         log.warning("GET %s: %d notification(s) without an id were skipped", NOTIFICATIONS_PATH, len(items) - len(ids))

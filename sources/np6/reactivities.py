@@ -33,9 +33,9 @@ import pendulum
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from .bookkeeping import as_window_row, window_row
+from .bookkeeping import as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
-from .errors import NP6BadResponse, NP6ConfigError
+from .errors import NP6ConfigError, expect_array
 from .events import FeedConfig, FeedPlan, advance_cursors, as_rejected_rows, plan_feed
 from .normalize import EVENT_TABLES, SCHEMAS, TABLE_FOR_TYPE, Normalized, normalize_events
 from .windows import Window, format_instant
@@ -149,15 +149,8 @@ def read_cohort(
 ) -> CohortRead:
     """GET the reactions of one cohort and flatten them into `reactivities` rows."""
     data, fetched = client.get_json(path, reactivity_params(cohort, reactivity_end), context=str(cohort))
-    if data is None:
-        data = []
-    if not isinstance(data, list):
-        raise NP6BadResponse(
-            f"NP6 answered GET {path} {cohort} with a JSON {type(data).__name__}, expected an array of events",
-            status=fetched.status,
-            path=path,
-        )
-    normalized = normalize_events(data)
+    events = expect_array(data, f"GET {path} {cohort}", "events", path=path, status=fetched.status)
+    normalized = normalize_events(events)
     for note in normalized.drift:
         log.warning("type change on GET %s %s: %s", path, cohort, note)
     return CohortRead(reactivity_table(normalized.tables, family, cohort), normalized, fetched)
@@ -171,7 +164,7 @@ def _cohort_items(
     read = read_cohort(client, path, family.family, cohort, bound)
     rows = 0 if read.table is None else read.table.num_rows
     if read.table is not None:
-        yield read.table
+        yield for_table(read.table, REACTIVITIES_TABLE, "id", REACTIVITY_COLUMNS)
     yield from as_rejected_rows(path, cohort, read.normalized.rejected)
     yield as_window_row(window_row(family.resource, path, cohort, read.fetched, rows, action_id=item_id,
                                    rejected=len(read.normalized.rejected),
@@ -214,11 +207,5 @@ def reactivities(
         if plan.windows and scoped.backfill_key is None:  # a backfill never moves the cursor
             advance_cursors(state, scoped.tables, scoped.action_ids, plan.windows[-1].end)
 
-    return dlt.resource(
-        read,
-        name=spec.resource,
-        table_name=REACTIVITIES_TABLE,
-        primary_key="id",
-        write_disposition="merge",
-        columns=REACTIVITY_COLUMNS,
-    )
+    # no key or columns here: `_np6_windows` rows are a variant of this resource (`for_table`)
+    return dlt.resource(read, name=spec.resource, write_disposition="merge")

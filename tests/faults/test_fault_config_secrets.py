@@ -7,8 +7,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from sources.np6.settings import RESOURCE_NAMES
 from sources.np6_sandbox import Faults
-from tests.faults.helpers import FAST, SMALL, assert_exact, load, one_line_error
+from tests import truth
+from tests.faults.helpers import END, FAST, SMALL, START, load, one_line_error
 
 SECRET = "NP6-SECRET-kq83hf72ns0c"
 
@@ -30,13 +32,16 @@ def test_config_mistakes_fail_fast(sandbox, workspace, env, word):
 
 
 def test_the_key_appears_in_no_output_file_or_table(make_sandbox, workspace):
-    faults = Faults(rate_limit=3, rate_window_s=1.0, fail_first=2, seed=5)  # 500s for sure, 429s likely
+    faults = Faults(rate_limit=15, rate_window_s=1.0, fail_first=2, seed=5)  # 500s for sure, 429s likely
     box = make_sandbox(faults=faults, api_key=SECRET, **SMALL)
     ws = workspace(box.url, box.api_key, SOURCES__NP6__BACKOFF_BASE="0.05", RUNTIME__LOG_LEVEL="DEBUG",
-                   **FAST)
-    result = load(ws, "--window", "12h", "-v")
+                   SOURCES__NP6__MAX_TARGETS="25", **FAST)
+    # every resource, opt-in ones included: each family's requests, logs and tables are searched
+    result = ws.np6("load", "--start", START, "--end", END, "--window", "12h", "-v",
+                    "--resources", ",".join(RESOURCE_NAMES))
     assert result.code == 0, result.output
-    assert_exact(ws, box.account)
+    truth.assert_exact(ws, box.account, START, END)
+    assert ws.query("SELECT count(*) FROM np6.targets")[0][0] > 0
     assert set(box.server.stats()["by_status"]) - {"200"}  # faults were served (and logged)
     assert SECRET not in result.output
     root = Path(ws.env["DLT_DATA_DIR"]).parent

@@ -8,11 +8,17 @@ only when named, a second run adds nothing, and `np6 resources` lists it all.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 from sources.np6.settings import RESOURCES
 from tests.cli import run_np6
 from tests.integration.test_archives_dimensions import assert_archives_and_dimensions, assert_archives_exact
 
 START, END = "2026-10-01", "2026-10-04"
+SHIPPED = yaml.safe_load((Path(__file__).resolve().parents[2] / "schemas" / "import" / "np6.schema.yaml")
+                         .read_text())["tables"]  # fmt: skip
 # Tables a resource fills under another name, or besides its own.
 TABLES_OF = {
     "notification_events": ("hits", "activations", "other_events"),
@@ -42,7 +48,8 @@ def test_np6_resources_lists_every_resource(tmp_path):
         assert f"endpoint  {r.endpoint}" in result.out
 
 
-def test_default_load_fills_every_default_table_and_a_rerun_adds_nothing(sandbox, workspace):
+def test_default_load_fills_every_default_table_and_a_rerun_adds_nothing(make_sandbox, workspace):
+    sandbox = make_sandbox(events_per_day=500)  # fewer receivers: one contact request each
     ws = workspace(sandbox.url, sandbox.api_key)
     first = ws.np6("load", "--start", START, "--end", END)
     assert first.code == 0, first.output
@@ -53,10 +60,26 @@ def test_default_load_fills_every_default_table_and_a_rerun_adds_nothing(sandbox
     assert not opt_in & set(loaded), "an opt-in resource was loaded by default"
     assert "Traceback" not in first.output
     assert_archives_and_dimensions(ws, sandbox.account)
+    assert_tables_follow_the_shipped_schema(ws)
     again = ws.np6("load", "--start", START, "--end", END, "--window", "6h")  # other windows, same range
     assert again.code == 0, again.output
     assert counts(ws) == loaded
     assert_archives_exact(ws, sandbox.account)
+
+
+def assert_tables_follow_the_shipped_schema(ws) -> None:
+    """Every table a load creates is in the shipped schema, with its columns in its order (the
+    contact-field columns of `targets` come after the fixed ones)."""
+    rows = ws.query("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'np6' "
+                    "AND table_name NOT LIKE '_dlt%' ORDER BY table_name, ordinal_position")
+    loaded: dict[str, list[str]] = {}
+    for table, column in rows:
+        loaded.setdefault(table, []).append(column)
+    assert set(loaded) <= set(SHIPPED), set(loaded) - set(SHIPPED)
+    for table, columns in loaded.items():
+        shipped = list(SHIPPED[table]["columns"])
+        assert columns[: len(shipped)] == shipped, table
+        assert len(columns) == len(shipped) or table == "targets", table
 
 
 def test_opt_in_resources_load_when_named(sandbox, workspace):
@@ -66,3 +89,4 @@ def test_opt_in_resources_load_when_named(sandbox, workspace):
     assert result.code == 0, result.output
     loaded = counts(ws)
     assert {t for t in tables_of(names) if loaded.get(t, 0) == 0} == set(), loaded
+    assert_tables_follow_the_shipped_schema(ws)

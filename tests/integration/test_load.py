@@ -14,6 +14,9 @@ from tests import truth
 from tests.truth import TABLE_TYPES, ms
 
 START, END = "2026-10-01", "2026-10-04"
+# The event feeds (and actions): what these tests are about. The default resources as a whole are
+# tested in test_every_resource; leaving contacts and exports out keeps these loads quick.
+FEEDS = ("--resources", "actions,hits,activations,bounces,cancellations,executions,other_events,notification_events")
 
 
 def expected_ids(account, table: str, start: str = START, end: str = END, **kw) -> set[str]:
@@ -36,7 +39,7 @@ def one_line_error(result, *, code: int, must: tuple[str, ...], key: str) -> Non
 
 def test_backfill_loads_exactly_the_servers_events(sandbox, workspace):
     ws = workspace(sandbox.url, sandbox.api_key)
-    result = ws.np6("load", "--start", START, "--end", END)
+    result = ws.np6("load", "--start", START, "--end", END, *FEEDS)
     assert result.code == 0, result.output
     assert_exact(ws, sandbox.account)
     assert {a["id"] for a in sandbox.account.actions()} == set(ws.ids("actions"))
@@ -45,9 +48,9 @@ def test_backfill_loads_exactly_the_servers_events(sandbox, workspace):
 
 def test_rerun_of_the_same_range_adds_no_rows(sandbox, workspace):
     ws = workspace(sandbox.url, sandbox.api_key)
-    assert ws.np6("load", "--start", START, "--end", END).code == 0
+    assert ws.np6("load", "--start", START, "--end", END, *FEEDS).code == 0
     before = {t: ws.query(f"SELECT count(*) FROM np6.{t}")[0][0] for t in TABLE_TYPES}
-    again = ws.np6("load", "--start", START, "--end", END, "--window", "6h")
+    again = ws.np6("load", "--start", START, "--end", END, "--window", "6h", *FEEDS)
     assert again.code == 0, again.output
     after = {t: ws.query(f"SELECT count(*) FROM np6.{t}")[0][0] for t in TABLE_TYPES}
     assert before == after
@@ -57,7 +60,7 @@ def test_rerun_of_the_same_range_adds_no_rows(sandbox, workspace):
 def test_windows_split_on_busy_milliseconds_lose_nothing(sandbox, workspace):
     # one-hour windows put many window edges on the sandbox's same-millisecond bursts
     ws = workspace(sandbox.url, sandbox.api_key)
-    result = ws.np6("load", "--start", START, "--end", "2026-10-02", "--window", "1h")
+    result = ws.np6("load", "--start", START, "--end", "2026-10-02", "--window", "1h", *FEEDS)
     assert result.code == 0, result.output
     assert_exact(ws, sandbox.account, START, "2026-10-02")
     windows = ws.query("SELECT count(*), sum(rows) FROM np6._np6_windows WHERE resource = 'events'")[0]
@@ -88,12 +91,12 @@ def test_second_scheduled_run_reads_only_new_windows(make_sandbox, workspace):
     start = pendulum.now("UTC").start_of("hour").subtract(days=3)  # >= 3 day windows at any hour
     box = make_sandbox(start=start, days=4)
     ws = workspace(box.url, box.api_key, SOURCES__NP6__START_DATE=start.to_iso8601_string())
-    first = ws.np6("load")
+    first = ws.np6("load", *FEEDS)
     assert first.code == 0, first.output
     feed_requests = lambda: box.server.stats()["by_route"].get("/actions/events", 0)  # noqa: E731
     after_first = feed_requests()
     assert after_first >= 3
-    second = ws.np6("load")
+    second = ws.np6("load", *FEEDS)
     assert second.code == 0, second.output
     assert 1 <= feed_requests() - after_first <= 2  # the lookback window and the new one
     loaded = set(ws.ids("activations"))
