@@ -31,7 +31,7 @@ import pendulum
 from .bookkeeping import as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
 from .errors import expect_array
-from .events import FeedConfig, FeedPlan, advance_cursors, plan_feed
+from .events import FeedConfig, advance_scheduled, own_cursor, plan_feed
 from .normalize import parse_iso
 from .settings import (
     ACTION_TARGET_ARCHIVES_PATH,
@@ -151,28 +151,12 @@ def _segment(value: str) -> str:
 # --- the resource ----------------------------------------------------------------------------
 
 
-def archive_config(config: FeedConfig) -> FeedConfig:
-    """The event feed's settings scoped to archives: own cursor, account-wide, every window.
-
-    The CLI runs a load in commit groups but only the first group carries this resource, so the
-    archives plan is read whole (one small request per window) rather than `max_windows` at a time.
-    """
-    return config._replace(tables=(ARCHIVES_TABLE,), action_ids=None, classification=None, max_windows=None)
-
-
-def checkpoint_archives(state: dict[str, Any], config: FeedConfig, plan: FeedPlan) -> None:
-    """Move the `archives` cursor to the end of the plan (scheduled runs only; a backfill never
-    moves it). The event feed's progress entry is left alone."""
-    if plan.windows and config.backfill_key is None:
-        advance_cursors(state, config.tables, None, plan.windows[-1].end)
-
-
 @dlt.resource(name=ARCHIVES_TABLE, write_disposition="merge")  # table hints: `for_table`
 def archives(client: NP6Client, config: FeedConfig) -> Iterator[Any]:
     """Every archive of the account sent in the planned windows, one request per window (and
     one `_np6_windows` row per request)."""
     state = dlt.current.source_state()
-    scoped = archive_config(config)
+    scoped = own_cursor(config, ARCHIVES_TABLE)
     plan = plan_feed(scoped, state, pendulum.now("UTC"))
     for done, window in enumerate(plan.windows, start=1):
         rows, fetched = fetch_archives(client, ARCHIVES_PATH, window)
@@ -180,4 +164,4 @@ def archives(client: NP6Client, config: FeedConfig) -> Iterator[Any]:
         if rows:
             yield for_table(rows, ARCHIVES_TABLE, "id", ARCHIVE_COLUMNS)
         yield as_window_row(window_row(ARCHIVES_TABLE, ARCHIVES_PATH, window, fetched, len(rows)))
-    checkpoint_archives(state, scoped, plan)
+    advance_scheduled(state, scoped, plan)

@@ -34,7 +34,7 @@ from dlt.sources import DltResource
 from .bookkeeping import as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
 from .errors import expect_array
-from .events import FeedConfig, advance_cursors, as_rejected_rows, plan_feed
+from .events import FeedConfig, advance_scheduled, as_rejected_rows, own_cursor, plan_feed
 from .normalize import TABLE_FOR_TYPE, Normalized, normalize_events
 from .parallel import ordered_map
 from .windows import Window
@@ -172,11 +172,6 @@ def batch_items(batch: CampaignBatch) -> Iterator[Any]:
                                    type_changes="; ".join(normalized.drift) or None))  # fmt: skip
 
 
-def campaign_config(config: FeedConfig) -> FeedConfig:
-    """The feed settings scoped to campaign events: own cursor, account-wide, every window."""
-    return config._replace(tables=(CAMPAIGN_EVENTS,), action_ids=None, classification=None, max_windows=None)
-
-
 def campaign_events(client: NP6Client, config: FeedConfig, concurrency: int) -> DltResource:
     """The events of every campaign in the planned windows (resource `campaign_events`).
 
@@ -186,15 +181,14 @@ def campaign_events(client: NP6Client, config: FeedConfig, concurrency: int) -> 
 
     def read() -> Iterator[Any]:
         state = dlt.current.source_state()
-        scoped = campaign_config(config)
+        scoped = own_cursor(config, CAMPAIGN_EVENTS)
         plan = plan_feed(scoped, state, pendulum.now("UTC"))
         units = plan_campaign_units(plan.windows, list_campaigns(client), config.action_ids) if plan.windows else []
         reads = ordered_map(lambda unit: read_campaign_unit(client, unit), units, concurrency)
         for done, batch in enumerate(reads, start=1):
             yield from batch_items(batch)
             log.info("campaign %s %s [%d/%d]", batch.unit.campaign_id, batch.unit.window, done, len(units))
-        if plan.windows and scoped.backfill_key is None:  # a backfill never moves the cursor
-            advance_cursors(state, scoped.tables, None, plan.windows[-1].end)
+        advance_scheduled(state, scoped, plan)
 
     # no key or columns here: every table it writes is a variant with its own (`for_table`)
     return dlt.resource(read, name=CAMPAIGN_EVENTS, write_disposition="merge")

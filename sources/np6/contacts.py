@@ -37,16 +37,15 @@ from urllib.parse import quote
 import dlt
 import orjson
 import pendulum
-from dlt.common.schema.utils import has_table_seen_data
 from dlt.sources import DltResource
 
 from .archives import window_params
 from .bookkeeping import as_window_row, for_table, window_row
 from . import warehouse
 from .client import Fetched, NP6Client
-from .dimensions import _date, list_dimension
+from .dimensions import list_dimension, management_date
 from .errors import NP6AuthError, NP6BadResponse, NP6ConfigError, NP6HTTPError, NP6NotFound
-from .events import EVENT_TABLES, FeedConfig, FeedPlan, advance_cursors, plan_feed
+from .events import EVENT_TABLES, FeedConfig, advance_scheduled, own_cursor, plan_feed
 from .normalize import parse_iso
 from .settings import DIMENSION_ENDPOINTS, REJECTED_TABLE
 from .windows import Window
@@ -229,7 +228,7 @@ def field_value(spec: FieldSpec, value: Any) -> tuple[Any, Any]:
 
 def _field_date(value: Any) -> tuple[date | None, Any]:
     """(date, None), or (None, value) for a value a date column cannot hold."""
-    parsed, understood = _date(value)
+    parsed, understood = management_date(value)
     if not understood:
         return None, value
     if parsed is None:
@@ -275,7 +274,7 @@ def target_row(item: Mapping[str, Any], specs: Mapping[str, FieldSpec]) -> Row:
     extra: dict[str, Any] = {k: v for k, v in item.items() if k not in _TARGET_KEYS}
     row: Row = {"id": str(item["id"]), "hash": _text(item.get("hash"))}
     for column, key in (("creation_date", "creationDate"), ("last_update_date", "lastUpdateDate")):
-        row[column], understood = _date(item.get(key))
+        row[column], understood = management_date(item.get(key))
         if not understood:
             extra[key] = item[key]
     row.update(field_columns(item.get("fields"), specs, extra))
@@ -491,12 +490,6 @@ def fetch_redlist(client: NP6Client, channel: str, window: Window) -> tuple[list
 # --- new ids: what the warehouse knows ----------------------------------------------------------
 
 
-def _loaded_tables(ds: Any) -> dict[str, set[str]]:
-    """{table: columns} of the tables the destination has received rows for."""
-    tables = ds.schema.tables
-    return {name: set(t.get("columns", {})) for name, t in tables.items() if has_table_seen_data(t)}
-
-
 def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
     """SQL (DuckDB and PostgreSQL) for the sorted receiver ids of the loaded event tables that
     are not in `targets`; None when no event table has receiver columns."""
@@ -521,7 +514,7 @@ def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
 def new_target_ids() -> list[str]:
     """Receiver ids of the loaded events with no `targets` row yet, sorted."""
     ds = warehouse.dataset()
-    sql = new_ids_sql(_loaded_tables(ds))
+    sql = new_ids_sql(warehouse.loaded_tables(ds))
     return [] if sql is None else [str(r[0]) for r in ds(sql).fetchall()]
 
 
@@ -587,17 +580,6 @@ def targets(client: NP6Client, *, concurrency: int, max_targets: int | None) -> 
     return dlt.resource(read, name=TARGETS_TABLE, write_disposition="merge")  # tables: see `for_table`
 
 
-def redlist_config(config: FeedConfig) -> FeedConfig:
-    """The feed settings scoped to redlists: own cursor `redlists`, account-wide, every window."""
-    return config._replace(tables=(REDLISTS_TABLE,), action_ids=None, classification=None, max_windows=None)
-
-
-def checkpoint_redlists(state: dict[str, Any], config: FeedConfig, plan: FeedPlan) -> None:
-    """Move the `redlists` cursor to the end of the plan (scheduled runs only, never a backfill)."""
-    if plan.windows and config.backfill_key is None:
-        advance_cursors(state, config.tables, None, plan.windows[-1].end)
-
-
 def _combined(fetches: Sequence[Fetched]) -> Fetched:
     """One request record for the two channel reads of a window (`_np6_windows` keys on the
     window, not the endpoint)."""
@@ -640,11 +622,11 @@ def redlists(client: NP6Client, config: FeedConfig) -> DltResource:
 
     def read() -> Iterator[Any]:
         state = dlt.current.source_state()
-        scoped = redlist_config(config)
+        scoped = own_cursor(config, REDLISTS_TABLE)
         plan = plan_feed(scoped, state, pendulum.now("UTC"))
         for done, window in enumerate(plan.windows, start=1):
             yield from _redlist_window(client, window)
             log.info("redlists %s [%d/%d]", window, done, len(plan.windows))
-        checkpoint_redlists(state, scoped, plan)
+        advance_scheduled(state, scoped, plan)
 
     return dlt.resource(read, name=REDLISTS_TABLE, write_disposition="merge")  # tables: see `for_table`

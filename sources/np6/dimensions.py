@@ -184,7 +184,7 @@ def _pop(obj: Any, path: tuple[str, ...]) -> None:
     del obj[path[0]]
 
 
-def _date(value: Any) -> tuple[datetime | None, bool]:
+def management_date(value: Any) -> tuple[datetime | None, bool]:
     """(parsed, understood): NP6's `0001-01-01T00:00:00Z` "no date" placeholder is None."""
     parsed = parse_iso(value)
     if parsed is None:
@@ -204,7 +204,7 @@ def dimension_row(table: str, item: Mapping[str, Any]) -> Row:
     for name, col in DIMENSION_COLUMNS[table].items():
         value = _get(rest, col.path)
         if col.kind == "date":
-            value, understood = _date(value)
+            value, understood = management_date(value)
             if not understood:
                 unparsed[".".join(col.path)] = _get(rest, col.path)
         elif col.kind == "json":

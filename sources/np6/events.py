@@ -395,6 +395,20 @@ class FeedConfig(NamedTuple):
         return f"{start}/{end}/{scopes}"
 
 
+def own_cursor(config: FeedConfig, name: str, **changes: Any) -> FeedConfig:
+    """The feed settings for a windowed resource with a cursor of its own (`name` in the state):
+    account-wide, no robot filter, and the whole plan at once (`max_windows` is for the event
+    feed's commit groups: the other windowed resources ride only the first group)."""
+    return config._replace(**{"tables": (name,), "action_ids": None, "classification": None,
+                              "max_windows": None, **changes})  # fmt: skip
+
+
+def advance_scheduled(state: dict[str, Any], config: FeedConfig, plan: FeedPlan) -> None:
+    """Move `config`'s cursors to the end of `plan` on a scheduled run; a backfill never moves them."""
+    if plan.windows and config.backfill_key is None:
+        advance_cursors(state, config.tables, config.action_ids, plan.windows[-1].end)
+
+
 class FeedPlan(NamedTuple):
     """The windows this run reads and how many of the planned windows are left for later runs."""
 

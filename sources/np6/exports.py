@@ -44,7 +44,6 @@ import dlt
 import orjson
 import pendulum
 import pyarrow as pa
-from dlt.common.schema.utils import has_table_seen_data
 from dlt.sources import DltResource
 
 from . import warehouse
@@ -424,12 +423,6 @@ def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
             f"GROUP BY action_id, {_RECEIVER}")  # fmt: skip
 
 
-def _loaded(dataset: Any, tables: Iterable[str]) -> bool:
-    """Whether the destination has received rows for every one of `tables`."""
-    known = dataset.schema.tables
-    return all(t in known and has_table_seen_data(known[t]) for t in tables)
-
-
 def active_actions(dataset: Any, since: datetime) -> list[str]:
     """Sorted ids of the actions still receiving events (a hit or activation since `since`)."""
     return sorted(str(r[0]) for r in dataset(active_actions_sql(since)).fetchall())
@@ -565,7 +558,7 @@ def _recipients(client: NP6Client, export: RecipientExport, *, horizon: timedelt
                 action_ids: Sequence[str] | None, concurrency: int = 1,
                 until: datetime | None = None) -> Iterator[pa.Table]:
     dataset = warehouse.dataset()
-    if not _loaded(dataset, ("hits", "activations")):
+    if not {"hits", "activations"} <= set(warehouse.loaded_tables(dataset)):
         log.warning("%s: the hits and activations tables are not in the destination yet: load them "
                     "first (resources hits, activations); nothing exported", export.table)
         return

@@ -36,7 +36,7 @@ from dlt.sources import DltResource
 from .bookkeeping import as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
 from .errors import NP6ConfigError, expect_array
-from .events import FeedConfig, FeedPlan, advance_cursors, as_rejected_rows, plan_feed
+from .events import FeedConfig, FeedPlan, advance_scheduled, as_rejected_rows, own_cursor, plan_feed
 from .normalize import EVENT_TABLES, SCHEMAS, TABLE_FOR_TYPE, Normalized, normalize_events
 from .windows import Window, format_instant
 
@@ -129,8 +129,7 @@ def reactivity_config(config: FeedConfig, family: ReactivityFamily, horizon: tim
     Per-action cursors when `config.action_ids` (actions family only).
     """
     ids = config.action_ids if family.family == "actions" else None
-    return config._replace(tables=(family.resource,), action_ids=ids, classification=None,
-                           lookback=horizon, max_windows=None)  # fmt: skip
+    return own_cursor(config, family.resource, action_ids=ids, lookback=horizon)
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -204,8 +203,7 @@ def reactivities(
             for path, item_id in _targets(spec, scoped.action_ids):
                 yield from _cohort_items(client, spec, path, item_id, cohort, bound)
             log.info("%s cohort %s [%d/%d]", spec.resource, cohort, done, len(plan.windows))
-        if plan.windows and scoped.backfill_key is None:  # a backfill never moves the cursor
-            advance_cursors(state, scoped.tables, scoped.action_ids, plan.windows[-1].end)
+        advance_scheduled(state, scoped, plan)
 
     # no key or columns here: `_np6_windows` rows are a variant of this resource (`for_table`)
     return dlt.resource(read, name=spec.resource, write_disposition="merge")

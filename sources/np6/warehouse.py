@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import dlt
+from dlt.common.schema.utils import has_table_seen_data
 from dlt.destinations.exceptions import DatabaseException
 
 log = logging.getLogger("np6.warehouse")
@@ -24,6 +25,11 @@ _refused: dict[tuple[str, str], str] = {}  # (pipeline, dataset) -> why reading 
 def dataset() -> Any:
     """The dataset of the pipeline that is running this resource."""
     return dlt.current.pipeline().dataset()
+
+
+def loaded_tables(ds: Any) -> dict[str, set[str]]:
+    """{table: columns} of the tables the destination has received rows for."""
+    return {name: set(t.get("columns", {})) for name, t in ds.schema.tables.items() if has_table_seen_data(t)}
 
 
 def _key() -> tuple[str, str]:

@@ -14,7 +14,8 @@ import orjson
 import pendulum
 import pytest
 
-from sources.np6.archives import archive_config, archive_row, archive_rows, checkpoint_archives
+from sources.np6.archives import archive_row, archive_rows
+from sources.np6.events import advance_scheduled, own_cursor
 from sources.np6.dimensions import (
     DIMENSION_COLUMNS,
     dimension_columns,
@@ -206,13 +207,13 @@ def feed(**changes: Any) -> FeedConfig:
 
 def test_archives_have_their_own_cursor_and_read_the_whole_plan() -> None:
     state: dict[str, Any] = {"progress": {"remaining_windows": 5}}
-    scoped = archive_config(feed())
+    scoped = own_cursor(feed(), "archives")
     assert (scoped.tables, scoped.action_ids, scoped.classification) == (("archives",), None, None)
     plan = plan_feed(scoped, state, pendulum.datetime(2026, 10, 4, 0, 5))
     assert [str(w) for w in plan.windows][::2] == ["[2026-10-01T00:00:00Z, 2026-10-02T00:00:00Z)",
                                                    "[2026-10-03T00:00:00Z, 2026-10-04T00:00:00Z)"]
     assert plan.remaining == 0  # max_windows is for the event feed's commit groups
-    checkpoint_archives(state, scoped, plan)
+    advance_scheduled(state, scoped, plan)
     assert state == {"progress": {"remaining_windows": 5}, "cursors": {"archives": "2026-10-04T00:00:00Z"}}
     later = plan_feed(scoped, state, pendulum.datetime(2026, 10, 5, 0, 5))
     assert later.windows[0].start == pendulum.datetime(2026, 10, 3, 23)  # the cursor minus the lookback
@@ -220,8 +221,8 @@ def test_archives_have_their_own_cursor_and_read_the_whole_plan() -> None:
 
 def test_an_archive_backfill_leaves_the_cursor_alone() -> None:
     state: dict[str, Any] = {"cursors": {"archives": "2026-10-02T00:00:00Z"}}
-    scoped = archive_config(feed(range_start=pendulum.datetime(2026, 9, 1), range_end=pendulum.datetime(2026, 9, 3)))
+    scoped = own_cursor(feed(range_start=pendulum.datetime(2026, 9, 1), range_end=pendulum.datetime(2026, 9, 3)), "archives")
     plan = plan_feed(scoped, state, pendulum.datetime(2026, 10, 4))
     assert len(plan.windows) == 2 and plan.windows[0].start == pendulum.datetime(2026, 9, 1)
-    checkpoint_archives(state, scoped, plan)
+    advance_scheduled(state, scoped, plan)
     assert state == {"cursors": {"archives": "2026-10-02T00:00:00Z"}}
