@@ -71,7 +71,7 @@ def phase_connector(url: str, days: int) -> dict[str, float]:
     import dlt
 
     from sources.np6 import decode
-    from sources.np6.runner import run_load
+    from pipelines.runner import load_once
 
     with tempfile.TemporaryDirectory() as tmp:
         pipeline = dlt.pipeline(
@@ -81,7 +81,7 @@ def phase_connector(url: str, days: int) -> dict[str, float]:
             pipelines_dir=os.path.join(tmp, "state"),
         )
         started = time.perf_counter()
-        summary = run_load(
+        summary = load_once(
             pipeline,
             progress=lambda line: None,
             resources=["hits", "activations", "bounces", "cancellations", "executions", "other_events"],

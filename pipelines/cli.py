@@ -13,22 +13,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from sources.np6.errors import NP6ConfigError, find_np6_error
-from sources.np6.settings import (
-    DATASET_NAME,
-    DEFAULT_COMMIT_WINDOWS,
-    PIPELINE_NAME,
-    RESOURCES,
-)
+from sources.np6.settings import DATASET_NAME, PIPELINE_NAME
 
 EPILOG_LOAD = """\
-configuration (the dlt way; environment variables win over .dlt/*.toml):
-  SOURCES__NP6__API_KEY        your NP6 X-Key (or api_key in .dlt/secrets.toml [sources.np6])
-  SOURCES__NP6__BASE_URL       API root, default https://api-cm.np6.com
-  SOURCES__NP6__START_DATE     where the first run starts (default -30d)
-  SOURCES__NP6__WINDOW         window size, one request per window (default 1d)
-  SOURCES__NP6__LOOKBACK       re-read before the cursor for late events (default 1h)
+every [sources.np6] setting above also comes from the environment (SOURCES__NP6__WINDOW=6h) or
+.dlt/config.toml; a flag wins over both. The API key comes only from SOURCES__NP6__API_KEY or
+api_key under [sources.np6] in .dlt/secrets.toml, never from the command line.
   DESTINATION__DUCKDB__CREDENTIALS  DuckDB file (default np6_data.duckdb in the working directory)
   DLT_DATA_DIR                 where dlt keeps pipeline state (default ~/.dlt)
+
+exit codes: 0 loaded; 1 NP6, network, destination or a resource failed; 2 settings and
+arguments; 3 stopped at the deadline (committed windows stay; run again to continue).
 
 examples:
   np6 load                                   scheduled run: continue from the last window loaded
@@ -36,6 +31,26 @@ examples:
   np6 load --resources hits,bounces          only these tables
   np6 load --actions 000PE4,000PE5           per-action feeds for these actions only
 """
+
+
+def _setting_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per `[sources.np6]` setting (but the key), typed like the setting; unset = None."""
+    from sources.np6.config import SETTINGS_HELP, NP6Settings, setting_env
+
+    group = p.add_argument_group("settings ([sources.np6]; flag > environment > .dlt/config.toml)")
+    defaults = NP6Settings()
+    for name, text in SETTINGS_HELP.items():
+        if name == "api_key":
+            continue
+        default = getattr(defaults, name)
+        flag = "--" + name.replace("_", "-")
+        extra = ["--actions"] if name == "action_ids" else []
+        shown = f"{text} ({setting_env(name)}; default {default})"
+        if isinstance(default, bool):
+            group.add_argument(flag, *extra, dest=name, action="store_const", const=True, help=shown)
+            continue
+        kind = type(default) if isinstance(default, (int, float)) and default is not None else str
+        group.add_argument(flag, *extra, dest=name, type=kind, metavar=name.upper(), help=shown)
 
 
 def _add_load(sub: Any) -> None:
@@ -51,11 +66,6 @@ def _add_load(sub: Any) -> None:
     )
     p.add_argument("--start", help="backfill from this instant (ISO date/time, epoch ms, -7d)")
     p.add_argument("--end", help="backfill up to this instant, exclusive (default: now)")
-    p.add_argument("--resources", help="comma-separated resources (see `np6 resources`)")
-    p.add_argument("--actions", help="comma-separated action ids: read their per-action feeds")
-    p.add_argument("--window", help="window size, e.g. 1d, 6h (default from config, 1d)")
-    p.add_argument("--commit-every", type=int, default=DEFAULT_COMMIT_WINDOWS, metavar="N",
-                   help=f"windows per commit group (default {DEFAULT_COMMIT_WINDOWS})")
     p.add_argument("--destination", default="duckdb", help="any dlt destination (default duckdb)")
     p.add_argument("--table-format", choices=["delta", "iceberg"],
                    help="filesystem destination: write open tables that merge on id "
@@ -63,6 +73,7 @@ def _add_load(sub: Any) -> None:
     p.add_argument("--dataset", default=DATASET_NAME, help=f"dataset/schema (default {DATASET_NAME})")
     p.add_argument("--pipeline", default=PIPELINE_NAME, help=f"pipeline name (default {PIPELINE_NAME})")
     p.add_argument("-v", "--verbose", action="store_true", help="log every window read")
+    _setting_flags(p)
     p.set_defaults(func=cmd_load)
 
 
@@ -114,52 +125,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+def setting_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (None: not given, config and environment decide)."""
+    from sources.np6.config import SETTINGS_HELP
 
-
-def check_load_args(args: argparse.Namespace) -> None:
-    """Fail fast, before any pipeline or request exists, on arguments that cannot work."""
-    from sources.np6 import select_resources
-    from sources.np6.windows import parse_duration, parse_instant
-
-    start = parse_instant(args.start, setting="--start") if args.start else None
-    end = parse_instant(args.end, setting="--end") if args.end else None
-    if start is not None and end is not None and end <= start:
-        raise NP6ConfigError(f"--end {args.end} is not after --start {args.start}")
-    if args.window:
-        parse_duration(args.window, setting="--window")
-    if args.commit_every < 1:
-        raise NP6ConfigError("--commit-every must be at least 1")
-    select_resources(args.resources)
+    return {name: getattr(args, name) for name in SETTINGS_HELP if getattr(args, name, None) is not None}
 
 
 def cmd_load(args: argparse.Namespace) -> int:
     from pipelines.np6_pipeline import load_and_report
 
-    check_load_args(args)
-
-    source_args: dict[str, Any] = {
-        "range_start": args.start,
-        "range_end": args.end,
-        "action_ids": _split(args.actions),
-    }
-    if args.window:
-        source_args["window"] = args.window
     return load_and_report(
         pipeline_name=args.pipeline,
         destination=args.destination,
         dataset=args.dataset,
-        resources=_split(args.resources),
-        commit_windows=args.commit_every,
         table_format=args.table_format,
         verbose=args.verbose,
-        **source_args,
+        range_start=args.start,
+        range_end=args.end,
+        **setting_overrides(args),
     )
 
 
 def cmd_resources(args: argparse.Namespace) -> int:
-    for r in RESOURCES:
+    from sources.np6.registry import REGISTRY
+
+    for r in REGISTRY:
         default = "default" if r.default else "opt-in (name it in --resources)"
         print(f"{r.name}: {default}; {r.write_disposition} on {r.primary_key}")
         print(f"    endpoint  {r.endpoint}")

@@ -11,13 +11,13 @@ import dlt
 import duckdb
 import pendulum
 
-from sources.np6.runner import run_load
-from sources.np6.settings import RESOURCES
+from pipelines.runner import load_once
+from sources.np6.registry import REGISTRY
 from sources.np6_sandbox import Account, AccountSpec, SandboxServer
 
 from .np6_pipeline import print_summary
 
-OPT_IN = tuple(r.name for r in RESOURCES if not r.default)  # reactivities, campaign events
+OPT_IN = tuple(r.name for r in REGISTRY if not r.default)  # reactivities, campaign events
 OPT_IN_DAYS = 7  # the opt-in resources re-read events: a week shows them at a fraction of the cost
 
 ENGAGEMENT_SQL = """\
@@ -119,12 +119,12 @@ def run_demo(*, events_per_day: int, actions: int, days: int, seed: int, duckdb_
         settings = dict(base_url=server.url, api_key=spec.api_key, start_date=start.to_iso8601_string(),
                         lookback="0s")  # fmt: skip
         print("Loading every default resource (np6 load):")
-        summary = run_load(pipeline, commit_windows=days + 1, **settings)
+        summary = load_once(pipeline, commit_every=days + 1, **settings)
         recent = pendulum.today("UTC").subtract(days=min(days, OPT_IN_DAYS))
         print(f"Loading the opt-in resources for the last {min(days, OPT_IN_DAYS)} days "
               f"(np6 load --resources {','.join(OPT_IN)} --start {recent.to_date_string()}):")
-        extra = run_load(pipeline, resources=list(OPT_IN), commit_windows=days + 1,
-                         range_start=recent.to_iso8601_string(), **settings)  # fmt: skip
+        extra = load_once(pipeline, resources=list(OPT_IN), commit_every=days + 1,
+                          range_start=recent.to_iso8601_string(), **settings)  # fmt: skip
         summary.rows.update(extra.rows)
         summary.seconds += extra.seconds
     print_summary(summary)

@@ -16,11 +16,12 @@ from typing import Any
 import dlt
 from dlt.common.destination import Destination
 
+from pipelines.runner import LoadSummary, run_load
+from sources.np6 import open_run
 from sources.np6.errors import NP6ConfigError
-from sources.np6.runner import LoadSummary, run_load
+from sources.np6.run import FAILED, UNAVAILABLE
 from sources.np6.settings import (
     DATASET_NAME,
-    DEFAULT_COMMIT_WINDOWS,
     DEFAULT_DUCKDB_FILE,
     PIPELINE_NAME,
     SOURCE_NAME,
@@ -112,7 +113,7 @@ def describe_destination(pipeline: dlt.Pipeline) -> str:
 
 
 def print_summary(summary: LoadSummary) -> None:
-    """Rows per table and the overall rate."""
+    """Rows per table, the overall rate, the retries, and every resource that did not finish."""
     rate = summary.event_rows / summary.seconds if summary.seconds else 0.0
     print(
         f"Done in {summary.seconds:.1f} s: {summary.windows} window reads in {summary.groups} "
@@ -126,6 +127,31 @@ def print_summary(summary: LoadSummary) -> None:
         print(f"Waited {waits.get('waited_seconds', 0):.1f} s over {waits['retries']:.0f} retries "
               f"({waits.get('rate_limited_waits', 0):.0f} rate-limit pauses totalling "
               f"{waits.get('rate_limited_seconds', 0):.1f} s, the rest backoff after errors).")
+    for status, label in ((UNAVAILABLE, "Unavailable (NP6 answered 403/404; nothing else was asked)"),
+                          (FAILED, "Failed (the other resources loaded)")):
+        for name, outcome in summary.by_status(status).items():
+            print(f"{label}: {name}: {outcome.endpoint or '-'} ({outcome.http_status or '-'})")
+
+
+def exit_code(summary: LoadSummary) -> int:
+    """0 done; 1 a resource failed; 3 the deadline stopped the run (the next run continues);
+    with `strict`, an unavailable resource is 1 too."""
+    failed = summary.by_status(FAILED)
+    if failed:
+        first = next(iter(failed.values()))
+        print(f"np6: error: {len(failed)} resource(s) failed ({', '.join(failed)}): {first.message}; "
+              "everything else of this run is loaded", file=sys.stderr)
+        return 1
+    if summary.stopped_at_deadline:
+        where = f"; the next run continues from {summary.next_window}" if summary.next_window else ""
+        print(f"np6: stopped at the run's deadline: {summary.feed_windows} of {summary.planned_windows} "
+              f"windows are loaded{where}", file=sys.stderr)
+        return 3
+    unavailable = summary.by_status(UNAVAILABLE)
+    if summary.strict and unavailable:
+        print(f"np6: error: unavailable resource(s) with strict on: {', '.join(unavailable)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def load_and_report(
@@ -133,21 +159,28 @@ def load_and_report(
     pipeline_name: str = PIPELINE_NAME,
     destination: Any = "duckdb",
     dataset: str = DATASET_NAME,
-    resources: list[str] | None = None,
-    commit_windows: int = DEFAULT_COMMIT_WINDOWS,
+    table_format: str | None = None,
     verbose: bool = False,
-    **source_args: Any,
+    range_start: Any = None,
+    range_end: Any = None,
+    transport: Any = None,
+    **settings: Any,
 ) -> int:
-    """Run a load (scheduled, or a backfill when range_start/range_end are given) and print it."""
+    """Plan the run once (settings: any `[sources.np6]` key, winning over config), load it
+    (scheduled, or a backfill when range_start/range_end are given), print it, and return the
+    exit code."""
     if verbose:
         logging.getLogger("np6").setLevel(logging.INFO)
-    pipeline = make_pipeline(pipeline_name, destination, dataset)
-    backfill = source_args.get("range_start") or source_args.get("range_end")
-    kind = "backfill" if backfill else "scheduled run"
-    print(f"np6 load ({kind}) into {describe_destination(pipeline)}")
-    summary = run_load(pipeline, resources=resources, commit_windows=commit_windows, **source_args)
+    run = open_run(range_start=range_start, range_end=range_end, transport=transport, **settings)
+    try:
+        pipeline = make_pipeline(pipeline_name, destination, dataset)
+        kind = "backfill" if run.plan.backfill else "scheduled run"
+        print(f"np6 load ({kind}) into {describe_destination(pipeline)}")
+        summary = run_load(pipeline, run, table_format=table_format)
+    finally:
+        run.close()
     print_summary(summary)
-    return 0
+    return exit_code(summary)
 
 
 def load_all() -> int:

@@ -2,8 +2,8 @@
 
 `GET /actions/archives` (np6-api.md §3.8) answers a bare `application/vnd.np6.cm.mail.archive`
 array for `startDate`/`endDate`, with no paging, like the event feeds; so the `archives` resource
-reads one window per request over the same plan as the events (`events.plan_feed`: scheduled from
-its own cursor `archives` in the source state minus the lookback, or an explicit backfill range)
+reads one window per request over the run's plan (`cursors.WindowedRead`: scheduled from its own
+cursor, the `archives` resource state, minus the lookback, or an explicit backfill range)
 and merges on `id`, so re-reading a window adds nothing. An archive item looks like::
 
     {"id": "43fb9527-e5b2-4bcd-8dfd-b5a8bc881e11", "action": "00000A", "target": "000T123",
@@ -26,13 +26,13 @@ from typing import Any
 from urllib.parse import quote
 
 import dlt
-import pendulum
 
 from .bookkeeping import as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
+from .cursors import WindowedRead, scopes
 from .errors import expect_array
-from .events import FeedConfig, advance_scheduled, own_cursor, plan_feed
 from .normalize import parse_iso
+from .run import RunContext
 from .settings import (
     ACTION_TARGET_ARCHIVES_PATH,
     ARCHIVES_PATH,
@@ -152,16 +152,18 @@ def _segment(value: str) -> str:
 
 
 @dlt.resource(name=ARCHIVES_TABLE, write_disposition="merge")  # table hints: `for_table`
-def archives(client: NP6Client, config: FeedConfig) -> Iterator[Any]:
+def archives(run: RunContext) -> Iterator[Any]:
     """Every archive of the account sent in the planned windows, one request per window (and
     one `_np6_windows` row per request)."""
-    state = dlt.current.source_state()
-    scoped = own_cursor(config, ARCHIVES_TABLE)
-    plan = plan_feed(scoped, state, pendulum.now("UTC"))
-    for done, window in enumerate(plan.windows, start=1):
+    read = WindowedRead(run.plan, scopes([ARCHIVES_TABLE]))
+    yield from run.guard(ARCHIVES_TABLE, _read_windows(run.client, read), span=read.span)
+
+
+def _read_windows(client: NP6Client, read: WindowedRead) -> Iterator[Any]:
+    for done, window in enumerate(read.windows, start=1):
         rows, fetched = fetch_archives(client, ARCHIVES_PATH, window)
-        log.info("archives %s: %d rows [%d/%d]", window, len(rows), done, len(plan.windows))
+        log.info("archives %s: %d rows [%d/%d]", window, len(rows), done, len(read.windows))
         if rows:
             yield for_table(rows, ARCHIVES_TABLE, "id", ARCHIVE_COLUMNS)
         yield as_window_row(window_row(ARCHIVES_TABLE, ARCHIVES_PATH, window, fetched, len(rows)))
-    advance_scheduled(state, scoped, plan)
+        read.done(window)

@@ -15,20 +15,23 @@ e.g. a non-nullable `id`). It marks its own rows with `for_table` instead.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dlt
 import pendulum
 
 from .client import Fetched
-from .settings import WINDOWS_TABLE
+from .normalize import Rejected
+from .settings import REJECTED_TABLE, WINDOWS_TABLE
 from .windows import Window
 
 WINDOWS_KEY = ("resource", "action_id", "window_start", "window_end")
 WINDOWS_COLUMNS: dict[str, dict[str, Any]] = {
     "split_from": {"data_type": "text", "nullable": True},
     "type_changes": {"data_type": "text", "nullable": True},
+    "error": {"data_type": "text", "nullable": True},
 }
 
 
@@ -59,8 +62,22 @@ def window_row(
         "status": "split" if split_from else "loaded",
         "split_from": str(split_from) if split_from else None,
         "type_changes": type_changes,
+        "error": None,
         "read_at": pendulum.now("UTC"),
     }
+
+
+def outcome_row(
+    resource: str, endpoint: str, status: str, span: Window | None, error: str, at: pendulum.DateTime
+) -> dict[str, Any]:
+    """The `_np6_windows` row of a resource that stopped: `status` `unavailable` (403/404) or
+    `failed`, over the range it was to read (`span`; the run's instant when it has none)."""
+    start, end = (span.start, span.end) if span else (at, at)
+    return {
+        "resource": resource, "endpoint": endpoint, "action_id": "", "window_start": start,
+        "window_end": end, "rows": 0, "rejected": 0, "requests": 0, "retries": 0, "seconds": 0.0,
+        "status": status, "split_from": None, "type_changes": None, "error": error, "read_at": at,
+    }  # fmt: skip
 
 
 def for_table(
@@ -79,3 +96,24 @@ def for_table(
 def as_window_row(row: dict[str, Any]) -> Any:
     """`row` marked for the `_np6_windows` table (merged on resource, action and window)."""
     return for_table(row, WINDOWS_TABLE, WINDOWS_KEY, WINDOWS_COLUMNS)
+
+
+def rejection_rows(path: str, window: Window, rejected: Sequence[Rejected]) -> Iterator[dict[str, Any]]:
+    """The `_np6_rejected` rows of the elements of one request (`path`, `window`) that were rejected."""
+    for item in rejected:
+        digest = hashlib.sha1(f"{path}\n{item.raw}".encode()).hexdigest()
+        yield {
+            "rejection_id": digest,
+            "endpoint": path,
+            "window_start": window.start,
+            "window_end": window.end,
+            "reason": item.reason,
+            "raw": item.raw,
+            "rejected_at": pendulum.now("UTC"),
+        }
+
+
+def as_rejected_rows(path: str, window: Window, rejected: Sequence[Rejected]) -> Iterator[Any]:
+    """`rejection_rows` marked for the `_np6_rejected` table, for resources other than the feed."""
+    for row in rejection_rows(path, window, rejected):
+        yield for_table(row, REJECTED_TABLE, "rejection_id")

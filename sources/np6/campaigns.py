@@ -27,16 +27,16 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import dlt
-import pendulum
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from .bookkeeping import as_window_row, for_table, window_row
+from .bookkeeping import as_rejected_rows, as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
+from .cursors import WindowedRead, scopes
 from .errors import expect_array
-from .events import FeedConfig, advance_scheduled, as_rejected_rows, own_cursor, plan_feed
 from .normalize import TABLE_FOR_TYPE, Normalized, normalize_events
 from .parallel import ordered_map
+from .run import RunContext
 from .windows import Window
 
 log = logging.getLogger("np6.campaigns")
@@ -172,23 +172,24 @@ def batch_items(batch: CampaignBatch) -> Iterator[Any]:
                                    type_changes="; ".join(normalized.drift) or None))  # fmt: skip
 
 
-def campaign_events(client: NP6Client, config: FeedConfig, concurrency: int) -> DltResource:
+def campaign_events(run: RunContext) -> DltResource:
     """The events of every campaign in the planned windows (resource `campaign_events`).
 
-    Rows land in the event tables and in the `campaign_events` link table; `config.action_ids`,
-    when given, restricts each campaign's items to those actions.
+    Rows land in the event tables and in the `campaign_events` link table; the plan's
+    `action_ids`, when given, restricts each campaign's items to those actions.
     """
 
-    def read() -> Iterator[Any]:
-        state = dlt.current.source_state()
-        scoped = own_cursor(config, CAMPAIGN_EVENTS)
-        plan = plan_feed(scoped, state, pendulum.now("UTC"))
-        units = plan_campaign_units(plan.windows, list_campaigns(client), config.action_ids) if plan.windows else []
-        reads = ordered_map(lambda unit: read_campaign_unit(client, unit), units, concurrency)
-        for done, batch in enumerate(reads, start=1):
+    def batches(read: WindowedRead) -> Iterator[Any]:
+        client = run.client
+        units = plan_campaign_units(read.windows, list_campaigns(client), run.plan.action_ids) if read.windows else []
+        reads = ordered_map(lambda unit: read_campaign_unit(client, unit), units, run.plan.concurrency)
+        for done, batch in enumerate(read.track(reads, lambda b: b.unit.window), start=1):
             yield from batch_items(batch)
             log.info("campaign %s %s [%d/%d]", batch.unit.campaign_id, batch.unit.window, done, len(units))
-        advance_scheduled(state, scoped, plan)
+
+    def read() -> Iterator[Any]:
+        read = WindowedRead(run.plan, scopes([CAMPAIGN_EVENTS]))
+        yield from run.guard(CAMPAIGN_EVENTS, batches(read), span=read.span)
 
     # no key or columns here: every table it writes is a variant with its own (`for_table`)
     return dlt.resource(read, name=CAMPAIGN_EVENTS, write_disposition="merge")

@@ -53,6 +53,7 @@ from .errors import (
     NP6AuthError,
     NP6BadResponse,
     NP6ConfigError,
+    NP6DeadlineReached,
     NP6HTTPError,
     NP6NotFound,
     NP6RateLimited,
@@ -68,14 +69,6 @@ log = logging.getLogger("np6.client")
 ACCEPT = "application/json, application/vnd.np6.cm.mail.archive, application/vnd.mperf.v8.import.v1+json"
 
 
-_process_totals: dict[str, float] = {}
-_process_lock = threading.Lock()
-
-
-def process_totals() -> dict[str, float]:
-    """`stats` summed over every client of this process (a run builds one client per group)."""
-    with _process_lock:
-        return dict(_process_totals)
 
 ErrorT = TypeVar("ErrorT", bound=NP6HTTPError)
 Decoder = Callable[[bytes], Any]
@@ -228,6 +221,8 @@ class NP6Client:
         clock: monotonic seconds, for the gate and call durations.
         wall_clock: epoch seconds, for epoch-valued headers when the response has no `Date`.
         rand: uniform [0, 1) source for backoff jitter.
+        deadline: a `clock` instant after which no request is sent (`NP6DeadlineReached`);
+            requests and waits are shortened so that none runs past it. None: no deadline.
 
     Raises:
         NP6ConfigError: malformed `base_url`, missing key or out-of-range settings.
@@ -251,6 +246,7 @@ class NP6Client:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        deadline: float | None = None,
     ) -> None:
         self._api_key = _check_api_key(api_key)
         self._url = _check_base_url(base_url, self._api_key)
@@ -262,6 +258,7 @@ class NP6Client:
         self.backoff_base, self.backoff_max = float(backoff_base), float(backoff_max)
         self.max_wait, self.max_total_wait = float(max_wait), float(max_total_wait)
         self._sleep, self._clock, self._wall_clock, self._rand = sleep, clock, wall_clock, rand
+        self.deadline = deadline
         self._slots = threading.Semaphore(self.concurrency)
         self._gate = _Gate(clock, sleep)
         self._lock = threading.Lock()
@@ -408,6 +405,7 @@ class NP6Client:
         """One request: wait at the gate, send within a slot, judge the outcome."""
         with self._slots:
             self._waited(call, self._gate.pass_through())
+            self._before_deadline(call)
             call.requests += 1
             self._count("requests")
             response = self._send(call, params)
@@ -417,10 +415,11 @@ class NP6Client:
         """The HTTP exchange; no answer at all (no connection, timeout, drop) is a `_Retry`."""
         try:
             if call.body is None:
-                response = self._http.get(call.path, params=params)
+                response = self._http.get(call.path, params=params, timeout=self._timeout())
             else:
                 response = self._http.post(call.path, params=params, content=call.body,
-                                           headers={"Content-Type": "application/json"})
+                                           headers={"Content-Type": "application/json"},
+                                           timeout=self._timeout())
         except httpx.RequestError as exc:
             raise self._transport_retry(exc) from None
         self._answered = True
@@ -436,10 +435,12 @@ class NP6Client:
         """
         held.enter_context(self._slots)
         self._waited(call, self._gate.pass_through())
+        self._before_deadline(call)
         call.requests += 1
         self._count("requests")
         try:
-            request = self._http.build_request("GET", call.path, params=params, headers=headers)
+            request = self._http.build_request("GET", call.path, params=params, headers=headers,
+                                               timeout=self._timeout())
             response = self._http.send(request, stream=True)
             held.callback(response.close)
             if not 200 <= response.status_code < 300:
@@ -538,6 +539,8 @@ class NP6Client:
 
     def _prepare_retry(self, call: _Call, retry: _Retry) -> None:
         """Wait as the failure requires before the next attempt, or raise if none is left."""
+        if self._left() <= 0:  # an answer cut short by the deadline is not retried
+            raise NP6DeadlineReached(f"the run's deadline passed during {call.where} ({retry.label})")
         if retry.kind == "connect":
             call.connect_failures += 1
         # A host that never answered this client is a setting to fix (base URL, network), not a
@@ -554,8 +557,24 @@ class NP6Client:
                     self._redact(retry.label), call.where, wait, why, call.requests + 1, self.max_attempts)
         self._count("retries")
         if retry.kind != "rate":
-            self._sleep(wait)
+            self._sleep(min(wait, max(0.0, self._left())))
             self._waited(call, wait)
+
+    # --- deadline ---------------------------------------------------------------------------
+
+    def _left(self) -> float:
+        """Seconds until the deadline (infinite without one)."""
+        return math.inf if self.deadline is None else self.deadline - self._clock()
+
+    def _before_deadline(self, call: _Call) -> None:
+        """Refuse to send once the deadline has passed."""
+        if self._left() <= 0:
+            raise NP6DeadlineReached(f"the run's deadline passed before {call.where} was sent")
+
+    def _timeout(self) -> httpx.Timeout:
+        """The request timeout, shortened so that no answer is awaited past the deadline."""
+        total = max(0.001, min(self.timeout, self._left()))
+        return httpx.Timeout(total, connect=min(total, _CONNECT_TIMEOUT))
 
     def _pause_everyone(self, call: _Call, retry: _Retry) -> tuple[float, str]:
         """Close the shared gate after a 429, within the client's total 429 budget."""
@@ -668,11 +687,9 @@ class NP6Client:
             self._count("waited_seconds", seconds)
 
     def _count(self, key: str, amount: float = 1) -> None:
-        """Add to a running total in `stats` (and to the process totals)."""
+        """Add to a running total in `stats`."""
         with self._lock:
             self._stats[key] += amount
-        with _process_lock:
-            _process_totals[key] = _process_totals.get(key, 0) + amount
 
 
 _AUTH_MESSAGES = {

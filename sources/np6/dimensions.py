@@ -24,26 +24,25 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
+from .bookkeeping import for_table
 from .client import NP6Client
-from .errors import NP6AuthError, NP6NotFound, expect_array
+from .errors import NP6NotFound, expect_array
 from .normalize import normalize_actions, parse_iso
+from .run import RunContext
 from .settings import ACTION_PATH, ACTIONS_PATH, DimensionEndpoint
 
 log = logging.getLogger("np6.dimensions")
-_warned: set[str] = set()
 
 
-def warn_deprecated(path: str, why: str) -> None:
-    """Say once per process that a deprecated NP6 endpoint is in use, and why."""
-    if path not in _warned:
-        _warned.add(path)
-        log.warning("GET %s is deprecated in NP6 API 8.1.0; used because %s", path, why)
+def warn_deprecated(run: RunContext, path: str, why: str) -> None:
+    """Say once per run that a deprecated NP6 endpoint is in use, and why."""
+    run.warn_once(f"deprecated {path}", "GET %s is deprecated in NP6 API 8.1.0; used because %s", path, why)
 
 
-def list_actions(client: NP6Client) -> list[dict[str, Any]]:
+def list_actions(run: RunContext) -> list[dict[str, Any]]:
     """All actions of the account from the (deprecated, unreplaced) list operation."""
-    data, _ = client.get_json(ACTIONS_PATH, context="actions")
-    warn_deprecated(ACTIONS_PATH, "the reference names no other way to list actions")
+    data, _ = run.client.get_json(ACTIONS_PATH, context="actions")
+    warn_deprecated(run, ACTIONS_PATH, "the reference names no other way to list actions")
     return expect_array(data, f"GET {ACTIONS_PATH}", "actions", path=ACTIONS_PATH)
 
 
@@ -57,16 +56,22 @@ def action_detail(client: NP6Client, summary: dict[str, Any]) -> dict[str, Any]:
     return {**summary, **detail} if isinstance(detail, dict) else summary
 
 
-@dlt.resource(name="actions", primary_key="id", write_disposition="merge",
-              columns={"extra": {"data_type": "json"}, "settings": {"data_type": "json"}})
-def actions(client: NP6Client, concurrency: int = 4) -> Iterator[pa.Table]:
+ACTION_COLUMNS = {"extra": {"data_type": "json"}, "settings": {"data_type": "json"}}
+
+
+@dlt.resource(name="actions", write_disposition="merge")  # table hints: `for_table`
+def actions(run: RunContext) -> Iterator[Any]:
     """Email and SMS actions with their details; full refresh (NP6 gives no update date)."""
-    summaries = [a for a in list_actions(client) if isinstance(a, dict)]
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="np6") as pool:
-        full = list(pool.map(lambda s: action_detail(client, s), summaries))
+    yield from run.guard("actions", _actions(run))
+
+
+def _actions(run: RunContext) -> Iterator[pa.Table]:
+    summaries = [a for a in list_actions(run) if isinstance(a, dict)]
+    with ThreadPoolExecutor(max_workers=run.plan.concurrency, thread_name_prefix="np6") as pool:
+        full = list(pool.map(lambda s: action_detail(run.client, s), summaries))
     normalized = normalize_actions(full)
     for table in normalized.tables.values():
-        yield table
+        yield for_table(table, "actions", "id", ACTION_COLUMNS)
     if normalized.rejected:
         log.warning("%d action(s) without an id were not loaded", len(normalized.rejected))
 
@@ -230,29 +235,27 @@ def dimension_columns(table: str) -> dict[str, dict[str, Any]]:
     return {**hints, "extra": {"data_type": "json"}}
 
 
-def list_dimension(client: NP6Client, endpoint: DimensionEndpoint) -> list[Any]:
-    """The whole list behind one dimension endpoint; [] when this key may not read it."""
-    try:
-        data, fetched = client.get_json(endpoint.path, context=endpoint.table)
-    except (NP6NotFound, NP6AuthError) as exc:
-        if isinstance(exc, NP6AuthError) and exc.status != 403:
-            raise  # 401: the key is wrong, stop the load
-        log.warning("%s not loaded: %s", endpoint.table, exc)
-        return []
+def list_dimension(run: RunContext, endpoint: DimensionEndpoint) -> list[Any]:
+    """The whole list behind one dimension endpoint."""
+    data, fetched = run.client.get_json(endpoint.path, context=endpoint.table)
     if endpoint.deprecated:
-        warn_deprecated(endpoint.path, endpoint.deprecated)
+        warn_deprecated(run, endpoint.path, endpoint.deprecated)
     return expect_array(data, f"GET {endpoint.path}", endpoint.table, path=endpoint.path, status=fetched.status)
 
 
-def dimension(client: NP6Client, endpoint: DimensionEndpoint) -> DltResource:
-    """The resource of one list dimension: the whole list on every run, merged on `id`."""
+def dimension(run: RunContext, endpoint: DimensionEndpoint) -> DltResource:
+    """The resource of one list dimension: the whole list on every run, merged on `id`; a key
+    that may not read it (403/404) leaves the table as it was (see `RunContext.guard`)."""
 
-    def read() -> Iterator[list[Row]]:
-        rows, skipped = dimension_rows(endpoint.table, list_dimension(client, endpoint))
+    def rows() -> Iterator[list[Row]]:
+        rows, skipped = dimension_rows(endpoint.table, list_dimension(run, endpoint))
         if skipped:
             log.warning("%d %s item(s) without an id were not loaded", skipped, endpoint.table)
         if rows:
-            yield rows
+            yield for_table(rows, endpoint.table, "id", dimension_columns(endpoint.table))
 
-    return dlt.resource(read, name=endpoint.table, primary_key="id", write_disposition="merge",
-                        columns=dimension_columns(endpoint.table))  # fmt: skip
+    def read() -> Iterator[Any]:
+        yield from run.guard(endpoint.table, rows())
+
+    # no key or columns here: a `_np6_windows` row may be a variant of this resource (`for_table`)
+    return dlt.resource(read, name=endpoint.table, write_disposition="merge")

@@ -2,6 +2,7 @@
 
     NP6Error                    anything the connector reports to the operator
     ├── NP6ConfigError          bad setting (missing key, malformed URL, bad date, unknown resource)
+    ├── NP6DeadlineReached      the run's overall deadline passed: no new request is sent
     └── NP6HTTPError            a request that did not give usable data
         ├── NP6AuthError        401/403: the key is wrong or lacks rights; never retried
         ├── NP6RateLimited      429 that outlived the retry budget
@@ -27,6 +28,10 @@ class NP6Error(Exception):
 
 class NP6ConfigError(NP6Error):
     """A setting is missing or malformed; raised before any request is sent."""
+
+
+class NP6DeadlineReached(NP6Error):
+    """The run's deadline passed: the client sends no new request, the run stops cleanly."""
 
 
 class NP6HTTPError(NP6Error):

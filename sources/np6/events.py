@@ -23,13 +23,11 @@ type, e.g. `notification_events:hits`) and the notification id as `action_id`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
 from typing import Any, NamedTuple
 
 import dlt
@@ -37,11 +35,19 @@ import pendulum
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from .bookkeeping import WINDOWS_COLUMNS, WINDOWS_KEY, for_table, window_row
+from .bookkeeping import (
+    WINDOWS_COLUMNS,
+    WINDOWS_KEY,
+    outcome_row,
+    rejection_rows,
+    window_row,
+)
 from .client import Fetched, NP6Client
-from .errors import NP6NotFound, NP6Timeout, expect_array
+from .cursors import Scope, WindowedRead, plan_windows, scopes
 from .decode import BadBody, gc_paused, submit
-from .normalize import Normalized, Rejected, normalize_events
+from .errors import NP6NotFound, NP6Timeout, expect_array
+from .normalize import Normalized, normalize_events
+from .plan import RunPlan, SplitLimits
 from .push import (
     NOTIFICATION_EVENT_PATHS,
     NOTIFICATION_EVENT_TABLES,
@@ -49,6 +55,7 @@ from .push import (
     NOTIFICATION_MIXED_PATH,
     list_notification_ids,
 )
+from .run import DEADLINE, Outcome, RunContext
 from .settings import (
     EVENT_ENDPOINTS,
     EVENT_ENDPOINTS_BY_TABLE,
@@ -57,23 +64,9 @@ from .settings import (
     REJECTED_TABLE,
     WINDOWS_TABLE,
 )
-from .windows import Window, plan_range, tile
+from .windows import Window
 
 log = logging.getLogger("np6.events")
-
-
-class _JsonHintNotice(logging.Filter):
-    """Drop dlt's notice that our `json` hint on `extra` overrides Arrow's `string` type.
-
-    The override is intended: Arrow has no JSON type dlt maps, so `extra` travels as text and
-    the destination stores it as JSON. Every other dlt message passes.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "when merging arrow schema with dlt schema" not in record.getMessage()
-
-
-logging.getLogger("dlt").addFilter(_JsonHintNotice())
 
 
 class ReadUnit(NamedTuple):
@@ -105,6 +98,7 @@ class WindowBatch(NamedTuple):
     rejected: list[Any]
     fetched: Fetched
     drift: tuple[str, ...] = ()
+    outcome: Outcome | None = None  # set on the batch of a feed that stopped (no tables)
 
 
 def plan_units(
@@ -190,13 +184,6 @@ def _reread(client: NP6Client, unit: ReadUnit, bad: BadBody) -> tuple[Normalized
         data, fetched = client.get_json(unit.path, _params(unit), context=str(unit.window))
         events = expect_array(data, f"GET {unit.path} {unit.window}", "events", path=unit.path, status=fetched.status)
         return normalize_events(events, classification=unit.classification), fetched
-
-
-class SplitLimits(NamedTuple):
-    """When a window is read again in halves: a timeout, or a body over `max_body_bytes`."""
-
-    min_window: timedelta = timedelta(minutes=1)
-    max_body_bytes: int | None = None
 
 
 def read_unit(
@@ -306,177 +293,53 @@ def rejected_records(batch: WindowBatch) -> Iterator[dict[str, Any]]:
     return rejection_rows(batch.unit.path, batch.unit.window, batch.rejected)
 
 
-def rejection_rows(path: str, window: Window, rejected: Sequence[Rejected]) -> Iterator[dict[str, Any]]:
-    """The `_np6_rejected` rows of the elements of one request (`path`, `window`) that were rejected."""
-    for item in rejected:
-        digest = hashlib.sha1(f"{path}\n{item.raw}".encode()).hexdigest()
-        yield {
-            "rejection_id": digest,
-            "endpoint": path,
-            "window_start": window.start,
-            "window_end": window.end,
-            "reason": item.reason,
-            "raw": item.raw,
-            "rejected_at": pendulum.now("UTC"),
-        }
+# --- planning: which windows the feed reads, and its cursors -----------------------------------
+
+FEED = "events"  # the outcome name of the event feed (its tables share it)
 
 
-def as_rejected_rows(path: str, window: Window, rejected: Sequence[Rejected]) -> Iterator[Any]:
-    """`rejection_rows` marked for the `_np6_rejected` table, for resources other than the feed."""
-    for row in rejection_rows(path, window, rejected):
-        yield for_table(row, REJECTED_TABLE, "rejection_id")
+def feed_tables(plan: RunPlan) -> tuple[str, ...]:
+    """The selected resources the feed fills: event tables and `notification_events`."""
+    return tuple(t for t in plan.resources if t in FEED_TABLES)
 
 
-# Scopes read account-wide whatever `action_ids` says: one cursor each.
-ACCOUNT_SCOPES = frozenset({NOTIFICATION_EVENTS})
+def feed_scopes(plan: RunPlan) -> list[Scope]:
+    """The feed's cursors: one per event table (and action, per-action), one for push events."""
+    tables = feed_tables(plan)
+    events = scopes([t for t in tables if t != NOTIFICATION_EVENTS], plan.action_ids)
+    return events + (scopes([NOTIFICATION_EVENTS]) if NOTIFICATION_EVENTS in tables else [])
 
 
-def scope_key(table: str, action_id: str | None) -> str:
-    """Key of one cursor in the source state: per table, and per action in per-action mode."""
-    return f"{table}@{action_id}" if action_id else table
+def feed_windows(plan: RunPlan, source_state: dict[str, Any]) -> list[Window]:
+    """Every window the feed reads in this run, planned from the source state."""
+    return plan_windows(plan, source_state, feed_scopes(plan))
 
 
-def scope_keys(tables: Sequence[str], action_ids: Sequence[str] | None) -> list[str]:
-    """The cursor keys of a run: per table, and per action for the action scopes."""
-    return [
-        scope_key(t, a)
-        for t in tables
-        for a in ([None] if t in ACCOUNT_SCOPES else (action_ids or [None]))
-    ]
-
-
-def cursor_of(
-    state: dict[str, Any], tables: Sequence[str], action_ids: Sequence[str] | None
-) -> pendulum.DateTime | None:
-    """The oldest cursor among the scopes of this run (None if any scope never ran)."""
-    cursors = state.get("cursors", {})
-    values = [cursors.get(key) for key in scope_keys(tables, action_ids)]
-    if not values or any(v is None for v in values):
-        return None
-    return min(pendulum.parse(v) for v in values)
-
-
-def advance_cursors(
-    state: dict[str, Any],
-    tables: Sequence[str],
-    action_ids: Sequence[str] | None,
-    until: pendulum.DateTime,
-) -> None:
-    """Move every scope's cursor to `until`, never backwards."""
-    cursors = state.setdefault("cursors", {})
-    for key in scope_keys(tables, action_ids):
-        if cursors.get(key) is None or pendulum.parse(cursors[key]) < until:
-            cursors[key] = until.in_timezone("UTC").to_iso8601_string()
-
-
-class FeedConfig(NamedTuple):
-    """The settings that decide which windows a run of the feed reads."""
-
-    tables: tuple[str, ...]
-    action_ids: tuple[str, ...] | None
-    classification: str | None
-    window: timedelta
-    start_date: pendulum.DateTime
-    lookback: timedelta
-    safety_margin: timedelta
-    range_start: pendulum.DateTime | None = None
-    range_end: pendulum.DateTime | None = None
-    max_windows: int | None = None
-    limits: SplitLimits = SplitLimits()
-
-    @property
-    def backfill_key(self) -> str | None:
-        """State key of an explicit range's progress (None for scheduled runs)."""
-        if self.range_start is None and self.range_end is None:
-            return None
-        start = self.range_start.to_iso8601_string() if self.range_start else "start_date"
-        end = self.range_end.to_iso8601_string() if self.range_end else "now"
-        scopes = ",".join(scope_keys(self.tables, self.action_ids))
-        return f"{start}/{end}/{scopes}"
-
-
-def own_cursor(config: FeedConfig, name: str, **changes: Any) -> FeedConfig:
-    """The feed settings for a windowed resource with a cursor of its own (`name` in the state):
-    account-wide, no robot filter, and the whole plan at once (`max_windows` is for the event
-    feed's commit groups: the other windowed resources ride only the first group)."""
-    return config._replace(**{"tables": (name,), "action_ids": None, "classification": None,
-                              "max_windows": None, **changes})  # fmt: skip
-
-
-def advance_scheduled(state: dict[str, Any], config: FeedConfig, plan: FeedPlan) -> None:
-    """Move `config`'s cursors to the end of `plan` on a scheduled run; a backfill never moves them."""
-    if plan.windows and config.backfill_key is None:
-        advance_cursors(state, config.tables, config.action_ids, plan.windows[-1].end)
-
-
-class FeedPlan(NamedTuple):
-    """The windows this run reads and how many of the planned windows are left for later runs."""
-
-    windows: list[Window]
-    remaining: int
-
-
-def plan_feed(config: FeedConfig, state: dict[str, Any], now: pendulum.DateTime) -> FeedPlan:
-    """Windows for this run: an explicit range (backfill) or the scheduled one.
-
-    Scheduled: from the oldest cursor of the selected scopes minus `lookback` (or `start_date` on
-    the first run) to `now - safety_margin`. Explicit: `[range_start, range_end)` resumed from
-    where an interrupted run of the same range stopped, capped at the same bound so no window
-    reaches into the future. At most `max_windows` are read per run; the rest is `remaining`.
-    """
-    bound = now - config.safety_margin
-    key = config.backfill_key
-    if key is not None:
-        start = config.range_start or config.start_date
-        done = state.get("backfills", {}).get(key)
-        start = max(start, pendulum.parse(done)) if done else start
-        end = min(config.range_end or bound, bound)
-    else:
-        start, end = plan_range(
-            cursor=cursor_of(state, config.tables, config.action_ids),
-            start_date=config.start_date,
-            lookback=config.lookback,
-            now=now,
-            safety_margin=config.safety_margin,
-        )
-    windows = tile(start, end, config.window)
-    take = len(windows) if config.max_windows is None else max(1, config.max_windows)
-    return FeedPlan(windows[:take], max(0, len(windows) - take))
-
-
-def checkpoint(state: dict[str, Any], config: FeedConfig, plan: FeedPlan) -> None:
-    """Record in the source state that the plan's windows are read (committed with their rows)."""
-    state["progress"] = {"remaining_windows": plan.remaining, "windows": len(plan.windows)}
-    if not plan.windows:
-        return
-    until = plan.windows[-1].end
-    state["progress"]["next"] = until.in_timezone("UTC").to_iso8601_string()
-    key = config.backfill_key
-    if key is None:
-        advance_cursors(state, config.tables, config.action_ids, until)
-    elif plan.remaining:
-        state.setdefault("backfills", {})[key] = until.to_iso8601_string()
-    else:
-        state.get("backfills", {}).pop(key, None)
+def _window_of(batch: WindowBatch) -> Window:
+    """The planned window a batch belongs to (a split piece belongs to the window it came from)."""
+    return batch.unit.split_from or batch.unit.window
 
 
 @dlt.resource(name="event_feed", selected=False)
-def event_feed(
-    client: NP6Client, config: FeedConfig, concurrency: int, workers: int = 0
-) -> Iterator[WindowBatch]:
-    """Yield one `WindowBatch` per request of the plan; checkpoint when all are read.
+def event_feed(run: RunContext) -> Iterator[WindowBatch]:
+    """Yield one `WindowBatch` per request of the plan, moving the cursors window by window.
 
     dlt commits the source state together with the rows of the same load, so a window counts
-    as done only once its rows are in the destination.
+    as done only once its rows are in the destination. The windows are the commit group's
+    share when the runner gives one (`run.feed_windows`), else the whole plan.
     """
-    state = dlt.current.source_state()
-    plan = plan_feed(config, state, pendulum.now("UTC"))
-    units = plan_units(plan.windows, config.tables, config.action_ids, config.classification)
-    if NOTIFICATION_EVENTS in config.tables and plan.windows:
-        pushed = plan_notification_units(plan.windows, list_notification_ids(client))
+    read = WindowedRead(run.plan, feed_scopes(run.plan), windows=run.feed_windows)
+    yield from run.guard(FEED, _feed_batches(run, read), span=read.span, on_stop=outcome_batch)
+
+
+def _feed_batches(run: RunContext, read: WindowedRead) -> Iterator[WindowBatch]:
+    plan, tables = run.plan, feed_tables(run.plan)
+    units = plan_units(read.windows, tables, plan.action_ids, plan.classification)
+    if NOTIFICATION_EVENTS in tables and read.windows and not run.stopped(NOTIFICATION_EVENTS):
+        pushed = yield from _notification_units(run, read)
         units = sorted(units + pushed, key=lambda unit: unit.window.start)  # stable: per window
-    batches = read_batches(client, units, concurrency, workers, config.limits)
-    for done, batch in enumerate(batches, start=1):
+    batches = read_batches(run.client, units, plan.concurrency, plan.decode_workers, plan.limits)
+    for done, batch in enumerate(read.track(batches, _window_of), start=1):
         log.info(
             "%s%s %s: %d rows, %d request(s) [%d/%d]",
             batch.unit.resource,
@@ -488,7 +351,30 @@ def event_feed(
             len(units),
         )
         yield batch
-    checkpoint(state, config, plan)
+
+
+def _notification_units(run: RunContext, read: WindowedRead) -> Generator[WindowBatch, None, list[ReadUnit]]:
+    """The push units of the windows; none, and an outcome batch, when the notification list is
+    unavailable (the event units of the feed go on)."""
+    listed: list[list[str]] = []
+    yield from run.guard(NOTIFICATION_EVENTS, _listed(run, listed), span=read.span, on_stop=outcome_batch)
+    return plan_notification_units(read.windows, listed[0]) if listed else []
+
+
+def _listed(run: RunContext, into: list[list[str]]) -> Iterator[WindowBatch]:
+    into.append(list_notification_ids(run.client))
+    yield from ()
+
+
+NO_FETCH = Fetched(b"", 0, "", 0, 0, 0.0, 0.0)
+
+
+def outcome_batch(outcome: Outcome, span: Window | None) -> WindowBatch | None:
+    """The batch that carries a stopped feed's `_np6_windows` row to its transformer."""
+    if outcome.status == DEADLINE or span is None:
+        return None
+    unit = ReadUnit(outcome.endpoint or MIXED_FEED_PATH, span, (), None, None, label=outcome.resource)
+    return WindowBatch(unit, {}, [], NO_FETCH, outcome=outcome)
 
 
 def event_table(table: str) -> DltResource:
@@ -516,7 +402,11 @@ def windows_log() -> DltResource:
     """Bookkeeping: one `_np6_windows` row per window read (see DATA-MODEL)."""
 
     def record(batch: WindowBatch) -> Iterator[dict[str, Any]]:
-        yield window_record(batch)
+        if batch.outcome is None:
+            yield window_record(batch)
+            return
+        out = batch.outcome
+        yield outcome_row(out.resource, out.endpoint, out.status, batch.unit.window, out.message, pendulum.now("UTC"))
 
     return dlt.transformer(
         record,
@@ -534,6 +424,15 @@ def rejected_log() -> DltResource:
         yield from rejected_records(batch)
 
     return dlt.transformer(record, name=REJECTED_TABLE, primary_key="rejection_id", write_disposition="merge")
+
+
+def event_resources(run: RunContext) -> list[DltResource]:
+    """The hidden feed and its transformers: one per event table the selected feeds can fill."""
+    tables = feed_tables(run.plan)
+    push = NOTIFICATION_EVENTS in tables
+    fills = [t for t in EVENT_TABLES if t in tables or (push and t in NOTIFICATION_EVENT_TABLES)]
+    feed = event_feed(run)
+    return [feed, *(feed | event_table(t) for t in fills), feed | windows_log(), feed | rejected_log()]
 
 
 EVENT_TABLES = tuple(e.table for e in EVENT_ENDPOINTS) + MIXED_ONLY_TABLES

@@ -25,7 +25,7 @@ import logging
 from typing import Any, NamedTuple
 
 from .client import NP6Client
-from .errors import NP6AuthError, NP6NotFound, expect_array
+from .errors import expect_array
 
 log = logging.getLogger("np6.push")
 
@@ -75,13 +75,8 @@ def notification_ids(items: Any) -> list[str]:
 
 
 def list_notification_ids(client: NP6Client) -> list[str]:
-    """The ids of every push notification of the account (`GET /notifications`, a guessed path);
-    none, with a warning, when NP6 answers 404 or 403 (no push, or a key without that right)."""
-    try:
-        data, _ = client.get_json(NOTIFICATIONS_PATH, context="notification list")
-    except (NP6NotFound, NP6AuthError) as exc:
-        if isinstance(exc, NP6AuthError) and exc.status != 403:
-            raise  # 401: the key is wrong, stop the load
-        log.warning("notification events not loaded: %s", exc)
-        return []
+    """The ids of every push notification of the account (`GET /notifications`, a guessed path).
+    A 404 or 403 (no push, or a key without that right) is raised: the feed's guard makes
+    `notification_events` unavailable for the run and reads the other events."""
+    data, _ = client.get_json(NOTIFICATIONS_PATH, context="notification list")
     return notification_ids([] if data is None else data)

@@ -33,11 +33,18 @@ import pendulum
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from .bookkeeping import as_window_row, for_table, window_row
+from .bookkeeping import as_rejected_rows, as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
+from .cursors import WindowedRead, scopes
 from .errors import NP6ConfigError, expect_array
-from .events import FeedConfig, FeedPlan, advance_scheduled, as_rejected_rows, own_cursor, plan_feed
-from .normalize import EVENT_TABLES, SCHEMAS, TABLE_FOR_TYPE, Normalized, normalize_events
+from .normalize import (
+    EVENT_TABLES,
+    SCHEMAS,
+    TABLE_FOR_TYPE,
+    Normalized,
+    normalize_events,
+)
+from .run import RunContext
 from .windows import Window, format_instant
 
 log = logging.getLogger("np6.reactivities")
@@ -123,13 +130,9 @@ def _conform(table: pa.Table, name: str, family: str, cohort: Window) -> pa.Tabl
     return pa.Table.from_arrays(columns, schema=REACTIVITY_SCHEMA)
 
 
-def reactivity_config(config: FeedConfig, family: ReactivityFamily, horizon: timedelta) -> FeedConfig:
-    """The feed settings scoped to one family: own cursor, `horizon` as lookback, every cohort.
-
-    Per-action cursors when `config.action_ids` (actions family only).
-    """
-    ids = config.action_ids if family.family == "actions" else None
-    return own_cursor(config, family.resource, action_ids=ids, lookback=horizon)
+def item_ids(run: RunContext, family: ReactivityFamily) -> tuple[str, ...] | None:
+    """The actions read one by one (per-action cursors): `action_ids`, for the actions family."""
+    return run.plan.action_ids if family.family == "actions" else None
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -177,13 +180,11 @@ def _targets(family: ReactivityFamily, item_ids: tuple[str, ...] | None) -> list
     return [(family.item_path.format(item_id=item_id), item_id) for item_id in item_ids]
 
 
-def reactivities(
-    client: NP6Client, config: FeedConfig, family: str, horizon: timedelta = DEFAULT_REACTIVITY_HORIZON
-) -> DltResource:
+def reactivities(run: RunContext, family: str) -> DltResource:
     """The reactivities of one family (`actions` or `notifications`) into the `reactivities` table.
 
     Resource `action_reactivities` (`GET /actions/reactivities`, or `/actions/{id}/reactivities`
-    per action when `config.action_ids`) or `notification_reactivities`
+    per action when the plan's `action_ids`) or `notification_reactivities`
     (`GET /notifications/reactivities`); one request per cohort window, see the module docstring.
 
     Raises:
@@ -193,17 +194,17 @@ def reactivities(
         raise NP6ConfigError(f"unknown reactivity family {family!r}; known: {', '.join(FAMILIES)}")
     spec = FAMILIES[family]
 
+    def cohorts(read: WindowedRead) -> Iterator[Any]:
+        for done, cohort in enumerate(read.windows, start=1):
+            for path, item_id in _targets(spec, item_ids(run, spec)):
+                yield from _cohort_items(run.client, spec, path, item_id, cohort, run.plan.bound)
+            log.info("%s cohort %s [%d/%d]", spec.resource, cohort, done, len(read.windows))
+            read.done(cohort)
+
     def read() -> Iterator[Any]:
-        state = dlt.current.source_state()
-        now = pendulum.now("UTC")
-        scoped = reactivity_config(config, spec, horizon)
-        plan: FeedPlan = plan_feed(scoped, state, now)
-        bound = now - config.safety_margin
-        for done, cohort in enumerate(plan.windows, start=1):
-            for path, item_id in _targets(spec, scoped.action_ids):
-                yield from _cohort_items(client, spec, path, item_id, cohort, bound)
-            log.info("%s cohort %s [%d/%d]", spec.resource, cohort, done, len(plan.windows))
-        advance_scheduled(state, scoped, plan)
+        read = WindowedRead(run.plan, scopes([spec.resource], item_ids(run, spec)),
+                            lookback=run.plan.reactivity_horizon)
+        yield from run.guard(spec.resource, cohorts(read), span=read.span)
 
     # no key or columns here: `_np6_windows` rows are a variant of this resource (`for_table`)
     return dlt.resource(read, name=spec.resource, write_disposition="merge")

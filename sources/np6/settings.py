@@ -1,7 +1,7 @@
 """Constants, defaults and the NP6 endpoint catalogue, as data.
 
 Adding an NP6 event type is one line in `EVENT_ENDPOINTS`; adding a resource is one line in
-`RESOURCES` (and its function in the family module).
+`registry.REGISTRY` (and its function in the family module).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ DEFAULT_SAFETY_MARGIN = "5m"  # never read closer to "now" than this
 DEFAULT_CONCURRENCY = 4  # requests in flight at once
 DEFAULT_COMMIT_WINDOWS = 7  # windows loaded (and checkpointed) per commit by the CLI
 DEFAULT_TIMEOUT = 120.0  # seconds; a day of events can be a large body
+DEFAULT_DEADLINE = "45m"  # a run stops cleanly after this long: an hourly job never overlaps itself
 DEFAULT_ACTIVITY_HORIZON = "30d"  # recipient exports: only actions with events this recent
 DEFAULT_REACTIVITY_HORIZON = "7d"  # reactivities: send cohorts this recent are read again
 DEFAULT_MAX_TARGETS = 20_000  # contacts fetched per run (one request each); the rest next run
@@ -116,151 +117,4 @@ WINDOWS_TABLE = "_np6_windows"
 REJECTED_TABLE = "_np6_rejected"
 
 
-class ResourceInfo(NamedTuple):
-    """What `np6 resources` prints and the README's resource table lists."""
-
-    name: str
-    endpoint: str
-    cursor: str
-    write_disposition: str
-    primary_key: str
-    default: bool
-    description: str
-
-
-RESOURCES: tuple[ResourceInfo, ...] = (
-    ResourceInfo(
-        "actions",
-        "GET /actions, GET /actions/{id}",
-        "none (full refresh)",
-        "merge",
-        "id",
-        True,
-        "email/SMS actions (campaigns, messages) with subject and sender",
-    ),
-    *(
-        ResourceInfo(
-            e.table,
-            f"GET {MIXED_FEED_PATH} (or {e.account_path}, {e.action_path})",
-            "event timestamp, [start, end) windows",
-            "merge",
-            "id",
-            True,
-            f"one row per {e.event_type} event",
-        )
-        for e in EVENT_ENDPOINTS
-    ),
-    ResourceInfo(
-        "executions",
-        f"GET {MIXED_FEED_PATH}",
-        "event timestamp, [start, end) windows",
-        "merge",
-        "id",
-        True,
-        "execution events when the mixed feed carries them",
-    ),
-    ResourceInfo(
-        "other_events",
-        f"GET {MIXED_FEED_PATH}",
-        "event timestamp, [start, end) windows",
-        "merge",
-        "id",
-        True,
-        "any other event type (complaint, reply, new types): kept, never dropped",
-    ),
-    ResourceInfo(
-        ARCHIVES_TABLE,
-        f"GET {ARCHIVES_PATH}",
-        "sendingDate, [startDate, endDate) windows",
-        "merge",
-        "id",
-        True,
-        "one row per archived email (signed .eml link, kept as sent, may be blank or expired)",
-    ),
-    ResourceInfo(
-        "notification_events",
-        "GET /notifications/{id}/events (else /notifications/{id}/events/{executions,cancellations,"
-        "activations,hits,impressions,bounces,optouts})",
-        "event timestamp, [start, end) windows",
-        "merge",
-        "id",
-        True,
-        "push notification events, into the event tables above with channel = notification",
-    ),
-    *(
-        ResourceInfo(
-            table,
-            f"GET /actions/{{id}}/export/tracking/{kind} (deprecated), else derived from {derived}"
-            if kind else f"derived from {derived} (the reference gives no path for this export)",
-            f"actions with events in the last {DEFAULT_ACTIVITY_HORIZON} (activity horizon)",
-            "merge",
-            "action_id, receiver_id",
-            True,
-            what,
-        )
-        for table, kind, derived, what in (
-            ("action_recipients", "", "activations", "who received each action: first/last send, sends"),
-            ("action_openers", "opens", "hits (open)", "who opened each action: first/last open, opens"),
-            ("action_clickers", "clicks", "hits (redirection)",
-             "who clicked each action: first/last click, clicks"),
-        )
-    ),
-    ResourceInfo(
-        "targets",
-        "GET /targets/{id}",
-        "new receiver ids seen in the event tables",
-        "merge",
-        "id",
-        True,
-        "contacts: one column per contact field (named from GET /fields), redlist columns; "
-        "bounces in target_bounces",
-    ),
-    ResourceInfo(
-        "redlists",
-        "GET /targets/redlist/mail, GET /targets/redlist/sms",
-        "redlist timestamp, [startDate, endDate) windows",
-        "merge",
-        "channel, target_id, timestamp",
-        True,
-        "redlist (suppression) timeline of both channels with the origin",
-    ),
-    ResourceInfo(
-        "action_reactivities",
-        "GET /actions/reactivities (or /actions/{id}/reactivities)",
-        "activation time, [activationStart, activationEnd) cohorts",
-        "merge",
-        "id",
-        False,
-        "reactions (hits, bounces...) by send cohort, into table reactivities (opt-in)",
-    ),
-    ResourceInfo(
-        "notification_reactivities",
-        "GET /notifications/reactivities",
-        "activation time, [activationStart, activationEnd) cohorts",
-        "merge",
-        "id",
-        False,
-        "push reactions by send cohort, into table reactivities (opt-in)",
-    ),
-    ResourceInfo(
-        "campaign_events",
-        "POST /campaigns/{id}/events",
-        "event timestamp, [start, end) windows",
-        "merge",
-        "campaign_id, event_id",
-        False,
-        "events of each campaign's items into the event tables, and the campaign-event links (opt-in)",
-    ),
-    *(
-        ResourceInfo(d.table, f"GET {d.path}", "none (full refresh)", "merge", "id", True,
-                     d.description + (" (deprecated endpoint)" if d.deprecated else ""))
-        for d in DIMENSION_ENDPOINTS
-    ),
-)
-RESOURCE_NAMES = tuple(r.name for r in RESOURCES)
-
 NOTIFICATION_EVENTS = "notification_events"  # a feed of its own whose rows go to the event tables
-EXPORT_TABLES = ("action_recipients", "action_openers", "action_clickers")
-# Resources that read the destination's event tables (active actions, receivers seen): they run in
-# a last load, after every window of the run's events is committed.
-AFTER_EVENTS = (*EXPORT_TABLES, "targets")

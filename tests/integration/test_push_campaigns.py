@@ -1,13 +1,12 @@
 """End to end: notification events, reactivities and campaign events from the sandbox into DuckDB.
 
-The pipelines are built from the resources directly (an `NP6Client` and the resource functions),
-run twice over the same range, and what landed is compared with the sandbox's ground truth
+The pipelines run the source over one resource at a time (a run opened with `open_run`), run
+twice over the same range, and what landed is compared with the sandbox's ground truth
 (`np6_sandbox.push`, `.reactivities`, `.campaigns`), never with numbers copied from the code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,10 @@ import duckdb
 import pendulum
 import pytest
 
-from sources.np6 import feed_config
-from sources.np6.campaigns import CAMPAIGN_EVENTS, HIT_SUBTYPES, campaign_events, events_body
-from sources.np6.client import NP6Client
-from sources.np6.events import event_feed, event_table, rejected_log, windows_log
+from sources.np6 import np6_source, open_run
+from sources.np6.campaigns import CAMPAIGN_EVENTS, HIT_SUBTYPES, events_body
 from sources.np6.push import NOTIFICATION_EVENT_TABLES, NOTIFICATION_EVENTS
-from sources.np6.reactivities import REACTIVITIES_TABLE, reactivities
+from sources.np6.reactivities import REACTIVITIES_TABLE
 from sources.np6.windows import tile
 from sources.np6_sandbox import campaigns as sandbox_campaigns
 from sources.np6_sandbox import push as sandbox_push
@@ -46,12 +43,14 @@ class Warehouse:
             destination=dlt.destinations.duckdb(str(self.file)),
         )  # fmt: skip
 
-    def run(self, resources: list[Any]) -> None:
-        @dlt.source(name="np6", max_table_nesting=0)
-        def np6() -> list[Any]:
-            return resources
-
-        self.pipeline.run(np6())
+    def run(self, sandbox: Any, resource: str, window: str = "1d") -> None:
+        """Backfill [START, END) of one resource, as one `pipeline.run`."""
+        run = open_run(api_key=sandbox.api_key, base_url=sandbox.url, start_date=START, range_start=START,
+                       range_end=END, window=window, resources=[resource], decode_workers=0, concurrency=3)
+        try:
+            self.pipeline.run(np6_source(run))
+        finally:
+            run.close()
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.file), read_only=True) as con:
@@ -63,23 +62,8 @@ def warehouse(tmp_path: Path) -> Warehouse:
     return Warehouse(tmp_path)
 
 
-def config(tables: tuple[str, ...], window: str = "1d"):
-    base = feed_config(tables=(), action_ids=None, hit_classification=None, window=window, start_date=START,
-                       lookback="1h", safety_margin="5m", range_start=START, range_end=END)
-    return base._replace(tables=tables)
-
-
-def notification_resources(client: NP6Client, window: str) -> Callable[[], list[Any]]:
-    def make() -> list[Any]:
-        feed = event_feed(client, config((NOTIFICATION_EVENTS,), window), 3, 0)
-        return [feed, *(feed | event_table(t) for t in NOTIFICATION_EVENT_TABLES), feed | windows_log(),
-                feed | rejected_log()]
-    return make
-
-
 def test_notification_events_land_in_the_event_tables(sandbox, warehouse):
-    client = NP6Client(sandbox.url, sandbox.api_key)
-    warehouse.run(notification_resources(client, "1d")())
+    warehouse.run(sandbox, NOTIFICATION_EVENTS)
     truth = sandbox_push.notification_events(sandbox.account, ms(START), ms(END))
     assert truth
     loaded: dict[str, set[str]] = {}
@@ -99,16 +83,15 @@ def test_notification_events_land_in_the_event_tables(sandbox, warehouse):
                               "WHERE resource = 'notification_events'")
     assert windows == [(3 * 3, 3)]  # days x notifications: the sandbox has the all-types route
     before = {t: len(v) for t, v in loaded.items()}
-    warehouse.run(notification_resources(client, "6h")())  # overlapping, other windows: nothing new
+    warehouse.run(sandbox, NOTIFICATION_EVENTS, "6h")  # overlapping, other windows: nothing new
     after = {t: warehouse.query(f"SELECT count(*) FROM np6.{t}")[0][0] for t in NOTIFICATION_EVENT_TABLES}
     assert after == before
 
 
 @pytest.mark.parametrize("family", ["actions", "notifications"])
 def test_reactivities_equal_the_servers_cohorts(sandbox, warehouse, family):
-    client = NP6Client(sandbox.url, sandbox.api_key)
-    resource_config = config(())
-    warehouse.run([reactivities(client, resource_config, family)])
+    resource = f"{family[:-1]}_reactivities"
+    warehouse.run(sandbox, resource)
     expected = set()
     for cohort in tile(pendulum.parse(START), pendulum.parse(END), "1d"):
         found = sandbox_reactivities.reactivities(sandbox.account, family, cohort.start_ms, cohort.end_ms,
@@ -118,16 +101,14 @@ def test_reactivities_equal_the_servers_cohorts(sandbox, warehouse, family):
     rows = warehouse.query(f"SELECT id, event_type, epoch_ms(activation_start), family FROM np6.{REACTIVITIES_TABLE}")
     assert {r[:3] for r in rows} == expected and len(rows) == len(expected)
     assert {r[3] for r in rows} == {family}
-    resource = f"{family[:-1]}_reactivities"
     windows = warehouse.query(f"SELECT count(*), sum(rows) FROM np6._np6_windows WHERE resource = '{resource}'")
     assert windows == [(3, len(expected))]
-    warehouse.run([reactivities(client, resource_config, family)])
+    warehouse.run(sandbox, resource)
     assert warehouse.query(f"SELECT count(*) FROM np6.{REACTIVITIES_TABLE}") == [(len(expected),)]
 
 
 def test_campaign_events_equal_the_servers(sandbox, warehouse):
-    client = NP6Client(sandbox.url, sandbox.api_key)
-    warehouse.run([campaign_events(client, config(()), 2)])
+    warehouse.run(sandbox, CAMPAIGN_EVENTS)
     campaigns = sandbox_campaigns.campaigns(sandbox.account)
     expected = set()
     for campaign in campaigns:
@@ -149,6 +130,6 @@ def test_campaign_events_equal_the_servers(sandbox, warehouse):
     windows = warehouse.query("SELECT count(*), count(DISTINCT action_id) FROM np6._np6_windows "
                               f"WHERE resource = '{CAMPAIGN_EVENTS}'")
     assert windows == [(3 * len(campaigns), len(campaigns))]
-    warehouse.run([campaign_events(client, config(()), 2)])
+    warehouse.run(sandbox, CAMPAIGN_EVENTS)
     assert len(warehouse.query(f"SELECT 1 FROM np6.{CAMPAIGN_EVENTS}")) == len(expected)
     assert warehouse.query("SELECT count(*) FROM np6.hits")[0][0] == len({e for _, e, t in expected if t == "hit"})

@@ -15,7 +15,6 @@ import pendulum
 import pytest
 
 from sources.np6.archives import archive_row, archive_rows
-from sources.np6.events import advance_scheduled, own_cursor
 from sources.np6.dimensions import (
     DIMENSION_COLUMNS,
     dimension_columns,
@@ -23,8 +22,11 @@ from sources.np6.dimensions import (
     dimension_rows,
     safe_application,
 )
-from sources.np6.events import FeedConfig, plan_feed
-from sources.np6.settings import DIMENSION_ENDPOINTS, RESOURCE_NAMES
+from sources.np6.config import NP6Settings
+from sources.np6.cursors import WindowedRead, scopes
+from sources.np6.plan import build_plan
+from sources.np6.registry import RESOURCE_NAMES
+from sources.np6.settings import DIMENSION_ENDPOINTS
 
 SAS = ("https://mcom032.blob.core.windows.net/mcom032/4f54ed5e-f0f3-4a3a-9ce9-23b499e7e844.eml?sv=2020-02-10"
        "&st=2024-04-03T15%3A12%3A02Z&se=2024-05-05T15%3A12%3A02Z&sr=b&sp=r&sig=hnGaHP7EM8sml4WJtidaYKSr4SsRNQ8gDRtrazRFrRE%3D")  # fmt: skip
@@ -198,31 +200,30 @@ def test_every_dimension_is_a_listed_resource_with_typed_columns(table: str) -> 
 # --- archives: planning and cursor ------------------------------------------------------------
 
 
-def feed(**changes: Any) -> FeedConfig:
-    base = FeedConfig(tables=("hits",), action_ids=("000PE4",), classification="mpp", window=timedelta(days=1),
-                      start_date=pendulum.datetime(2026, 10, 1), lookback=timedelta(hours=1),
-                      safety_margin=timedelta(minutes=5), max_windows=1)  # fmt: skip
-    return base._replace(**changes)
+def archive_read(state: dict[str, Any], now: pendulum.DateTime, range_start: Any = None, range_end: Any = None,
+                 ) -> WindowedRead:
+    settings = NP6Settings()
+    settings.api_key, settings.start_date = "k", "2026-10-01"
+    plan = build_plan(settings, resources=("archives", "hits"), range_start=range_start, range_end=range_end,
+                      now=now)
+    return WindowedRead(plan, scopes(["archives"]), source_state=state)
 
 
 def test_archives_have_their_own_cursor_and_read_the_whole_plan() -> None:
-    state: dict[str, Any] = {"progress": {"remaining_windows": 5}}
-    scoped = own_cursor(feed(), "archives")
-    assert (scoped.tables, scoped.action_ids, scoped.classification) == (("archives",), None, None)
-    plan = plan_feed(scoped, state, pendulum.datetime(2026, 10, 4, 0, 5))
-    assert [str(w) for w in plan.windows][::2] == ["[2026-10-01T00:00:00Z, 2026-10-02T00:00:00Z)",
+    state: dict[str, Any] = {"resources": {"hits": {"cursor": "2026-10-03T00:00:00Z"}}}
+    read = archive_read(state, pendulum.datetime(2026, 10, 4, 0, 5))
+    assert [str(w) for w in read.windows][::2] == ["[2026-10-01T00:00:00Z, 2026-10-02T00:00:00Z)",
                                                    "[2026-10-03T00:00:00Z, 2026-10-04T00:00:00Z)"]
-    assert plan.remaining == 0  # max_windows is for the event feed's commit groups
-    advance_scheduled(state, scoped, plan)
-    assert state == {"progress": {"remaining_windows": 5}, "cursors": {"archives": "2026-10-04T00:00:00Z"}}
-    later = plan_feed(scoped, state, pendulum.datetime(2026, 10, 5, 0, 5))
+    read.done(read.windows[-1])
+    assert state["resources"]["archives"] == {"cursor": "2026-10-04T00:00:00Z"}
+    later = archive_read(state, pendulum.datetime(2026, 10, 5, 0, 5))
     assert later.windows[0].start == pendulum.datetime(2026, 10, 3, 23)  # the cursor minus the lookback
 
 
 def test_an_archive_backfill_leaves_the_cursor_alone() -> None:
-    state: dict[str, Any] = {"cursors": {"archives": "2026-10-02T00:00:00Z"}}
-    scoped = own_cursor(feed(range_start=pendulum.datetime(2026, 9, 1), range_end=pendulum.datetime(2026, 9, 3)), "archives")
-    plan = plan_feed(scoped, state, pendulum.datetime(2026, 10, 4))
-    assert len(plan.windows) == 2 and plan.windows[0].start == pendulum.datetime(2026, 9, 1)
-    advance_scheduled(state, scoped, plan)
-    assert state == {"cursors": {"archives": "2026-10-02T00:00:00Z"}}
+    state: dict[str, Any] = {"resources": {"archives": {"cursor": "2026-10-02T00:00:00Z"}}}
+    read = archive_read(state, pendulum.datetime(2026, 10, 4), "2026-09-01", "2026-09-03")
+    assert len(read.windows) == 2 and read.windows[0].start == pendulum.datetime(2026, 9, 1)
+    for window in read.windows:
+        read.done(window)
+    assert state == {"resources": {"archives": {"cursor": "2026-10-02T00:00:00Z"}}}

@@ -12,10 +12,9 @@ import pytest
 
 from sources.np6.client import NP6Client
 from sources.np6.errors import NP6BadResponse, NP6NotFound
+from sources.np6.cursors import Scope, cursor_of, mark_done
 from sources.np6.events import (
-    FeedConfig,
-    advance_cursors,
-    cursor_of,
+    feed_scopes,
     plan_notification_units,
     plan_units,
     read_batches,
@@ -59,11 +58,18 @@ def test_event_tables_of_notification_rows() -> None:
 
 
 def test_notification_scope_is_account_wide_even_per_action() -> None:
+    from tests.np6.test_plan_cursors import settings
+    from sources.np6.plan import build_plan
+
+    plan = build_plan(settings(action_ids="000PE4"), resources=("hits", NOTIFICATION_EVENTS),
+                      now=pendulum.datetime(2026, 10, 10))
+    assert feed_scopes(plan) == [Scope("hits", "000PE4"), Scope(NOTIFICATION_EVENTS)]
     state: dict = {}
-    until = pendulum.datetime(2026, 10, 3)
-    advance_cursors(state, ("hits", NOTIFICATION_EVENTS), ("000PE4",), until)
-    assert set(state["cursors"]) == {"hits@000PE4", NOTIFICATION_EVENTS}
-    assert cursor_of(state, (NOTIFICATION_EVENTS,), ("other",)) == until
+    until = Window(pendulum.datetime(2026, 10, 2), pendulum.datetime(2026, 10, 3))
+    mark_done(plan, state, feed_scopes(plan), until)
+    assert state == {"resources": {"hits": {"actions": {"000PE4": "2026-10-03T00:00:00Z"}},
+                                   NOTIFICATION_EVENTS: {"cursor": "2026-10-03T00:00:00Z"}}}
+    assert cursor_of(state, Scope(NOTIFICATION_EVENTS)) == until.end
 
 
 def _event(nid: int, kind: str) -> dict:
@@ -139,8 +145,11 @@ def test_notification_ids() -> None:
         notification_ids({"id": 156})
 
 
-def test_feed_config_keeps_the_pseudo_table() -> None:
-    # `FeedConfig.tables` carries it: the lead's `feed_config` must keep it (FEED_TABLES)
-    from sources.np6.events import FEED_TABLES
+def test_the_feed_keeps_the_pseudo_table() -> None:
+    from sources.np6.events import FEED_TABLES, feed_tables
+    from sources.np6.plan import build_plan
+    from tests.np6.test_plan_cursors import settings
+
     assert NOTIFICATION_EVENTS in FEED_TABLES
-    assert FeedConfig._fields[0] == "tables"
+    plan = build_plan(settings(), resources=("actions", NOTIFICATION_EVENTS), now=pendulum.datetime(2026, 10, 10))
+    assert feed_tables(plan) == (NOTIFICATION_EVENTS,)

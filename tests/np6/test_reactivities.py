@@ -7,18 +7,20 @@ from datetime import timedelta
 import pendulum
 import pytest
 
-from sources.np6 import feed_config
+from sources.np6.config import NP6Settings
+from sources.np6.cursors import WindowedRead, scopes
 from sources.np6.errors import NP6ConfigError
-from sources.np6.events import plan_feed
 from sources.np6.normalize import normalize_events
+from sources.np6.plan import build_plan
 from sources.np6.reactivities import (
     FAMILIES,
     REACTIVITY_SCHEMA,
+    item_ids,
     reactivities,
-    reactivity_config,
     reactivity_params,
     reactivity_table,
 )
+from sources.np6.run import RunContext
 from sources.np6.windows import Window
 from tests.np6.test_normalize import HARD_BOUNCE, MIRROR_HIT, NOTIFICATION_OPTOUT
 
@@ -26,10 +28,19 @@ NOW = pendulum.datetime(2026, 10, 10, 12)
 COHORT = Window(pendulum.datetime(2026, 10, 1), pendulum.datetime(2026, 10, 2))
 
 
-def config(**overrides):
-    settings = dict(tables=(), action_ids=None, hit_classification=None, window="1d", start_date="2026-09-01",
-                    lookback="1h", safety_margin="5m")
-    return feed_config(**{**settings, **overrides})
+def run_of(range_start=None, range_end=None, **overrides) -> RunContext:
+    settings = NP6Settings()
+    for key, value in {"api_key": "k", "start_date": "2026-09-01", **overrides}.items():
+        setattr(settings, key, value)
+    plan = build_plan(settings, resources=("action_reactivities",), range_start=range_start, range_end=range_end,
+                      now=NOW)
+    return RunContext(plan, None)  # type: ignore[arg-type]  # planning only: no client
+
+
+def cohorts(run: RunContext, family: str, state: dict) -> list[Window]:
+    spec = FAMILIES[family]
+    return WindowedRead(run.plan, scopes([spec.resource], item_ids(run, spec)),
+                        lookback=run.plan.reactivity_horizon, source_state=state).windows
 
 
 def test_params_bound_the_cohort_and_the_reactions() -> None:
@@ -55,32 +66,28 @@ def test_every_type_lands_in_one_table_with_its_type_and_cohort() -> None:
 
 
 def test_scheduled_cohorts_start_a_horizon_before_the_cursor() -> None:
-    scoped = reactivity_config(config(), FAMILIES["actions"], timedelta(days=7))
-    first = plan_feed(scoped, {}, NOW)
-    assert first.windows[0].start == pendulum.datetime(2026, 9, 1)
-    state = {"cursors": {"action_reactivities": "2026-10-10T00:00:00Z"}}
-    again = plan_feed(scoped, state, NOW)
-    assert again.windows[0].start == pendulum.datetime(2026, 10, 3)
-    assert again.windows[-1].end == NOW - timedelta(minutes=5)
+    run = run_of()
+    assert cohorts(run, "actions", {})[0].start == pendulum.datetime(2026, 9, 1)
+    state = {"resources": {"action_reactivities": {"cursor": "2026-10-10T00:00:00Z"}}}
+    again = cohorts(run, "actions", state)
+    assert again[0].start == pendulum.datetime(2026, 10, 3)
+    assert again[-1].end == NOW - timedelta(minutes=5)
 
 
 def test_backfill_reads_the_range_and_per_action_scopes() -> None:
-    scoped = reactivity_config(config(range_start="2026-09-10", range_end="2026-09-12", action_ids=["A", "B"]),
-                               FAMILIES["actions"], timedelta(days=7))
-    plan = plan_feed(scoped, {"cursors": {}}, NOW)
-    assert [w.start.day for w in plan.windows] == [10, 11]
-    assert scoped.backfill_key and "action_reactivities@A" in scoped.backfill_key
-    notifications = reactivity_config(config(action_ids=["A"]), FAMILIES["notifications"], timedelta(days=1))
-    assert notifications.action_ids is None and notifications.tables == ("notification_reactivities",)
+    run = run_of("2026-09-10", "2026-09-12", action_ids=["A", "B"])
+    assert [w.start.day for w in cohorts(run, "actions", {})] == [10, 11]
+    assert item_ids(run, FAMILIES["actions"]) == ("A", "B")
+    assert item_ids(run, FAMILIES["notifications"]) is None  # notifications are account-wide
 
 
 def test_resources_declare_no_key_their_tables_are_variants() -> None:
     # the `reactivities` rows carry their table's key (see the integration test); a key on the
     # resource itself would leak into its `_np6_windows` and `_np6_rejected` rows
     for family, name in (("actions", "action_reactivities"), ("notifications", "notification_reactivities")):
-        resource = reactivities(None, config(), family)
+        resource = reactivities(run_of(), family)
         assert resource.name == name
         schema = resource.compute_table_schema()
         assert schema["write_disposition"] == "merge" and not schema.get("columns")
     with pytest.raises(NP6ConfigError, match="family"):
-        reactivities(None, config(), "display")
+        reactivities(run_of(), "display")

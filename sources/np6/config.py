@@ -1,0 +1,130 @@
+"""Every `[sources.np6]` setting, resolved once the dlt way: CLI values win over environment
+variables (`SOURCES__NP6__WINDOW=6h`), which win over `.dlt/config.toml` and `.dlt/secrets.toml`.
+
+`NP6Settings` is a dlt configspec: the field names are the setting names, the defaults are the
+built-in defaults, and `SETTINGS_HELP` says what each one does (for `np6 load --help` and the
+README). `resolve_settings` reads them and turns dlt's configuration errors into one-line
+`NP6ConfigError`s; `plan.build_plan` turns the result into the frozen plan a run follows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from dlt.common.configuration import configspec, resolve_configuration
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigurationException,
+)
+from dlt.common.configuration.specs import BaseConfiguration
+from dlt.common.typing import TSecretStrValue
+
+from .errors import NP6ConfigError
+from .settings import (
+    DEFAULT_ACTIVITY_HORIZON,
+    DEFAULT_BASE_URL,
+    DEFAULT_COMMIT_WINDOWS,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_DEADLINE,
+    DEFAULT_LOOKBACK,
+    DEFAULT_MAX_TARGETS,
+    DEFAULT_REACTIVITY_HORIZON,
+    DEFAULT_SAFETY_MARGIN,
+    DEFAULT_START_DATE,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WINDOW,
+    SOURCE_NAME,
+)
+
+SECTIONS = ("sources", SOURCE_NAME)
+
+
+@configspec
+class NP6Settings(BaseConfiguration):
+    """The settings of the NP6 source (see `SETTINGS_HELP`)."""
+
+    api_key: TSecretStrValue = None
+    base_url: str = DEFAULT_BASE_URL
+    start_date: str = DEFAULT_START_DATE
+    window: str = DEFAULT_WINDOW
+    lookback: str = DEFAULT_LOOKBACK
+    safety_margin: str = DEFAULT_SAFETY_MARGIN
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT
+    deadline: str = DEFAULT_DEADLINE
+    strict: bool = False
+    resources: Optional[Any] = None
+    action_ids: Optional[Any] = None
+    hit_classification: Optional[str] = None
+    commit_every: int = DEFAULT_COMMIT_WINDOWS
+    decode_workers: Optional[int] = None
+    max_attempts: int = 6
+    backoff_base: float = 1.0
+    max_wait: float = 300.0
+    max_total_wait: float = 1800.0
+    min_window: str = "1m"
+    max_body_bytes: Optional[int] = None
+    activity_horizon: str = DEFAULT_ACTIVITY_HORIZON
+    reactivity_horizon: str = DEFAULT_REACTIVITY_HORIZON
+    max_targets: Optional[int] = DEFAULT_MAX_TARGETS
+
+
+SETTINGS_HELP: dict[str, str] = {
+    "api_key": "your NP6 X-Key (secret: .dlt/secrets.toml or the environment)",
+    "base_url": "API root",
+    "start_date": "where the first run starts (ISO date/time, epoch ms, -30d)",
+    "window": "window size, one request per window and feed (at least 1m)",
+    "lookback": "re-read before the cursor for events published late",
+    "safety_margin": "the newest window ends this far behind now",
+    "concurrency": "requests in flight at once",
+    "timeout": "seconds to wait for one answer",
+    "deadline": "the whole run stops cleanly after this long (committed windows stay)",
+    "strict": "exit non-zero when a resource is unavailable (403/404) or the deadline stops a run",
+    "resources": "resources to load, a list or comma-separated (default: every default one)",
+    "action_ids": "read the per-action feeds of these actions instead of the account-wide one",
+    "hit_classification": "ask NP6 for robot hits only (e.g. genericrobot,mpp,gsr)",
+    "commit_every": "windows per commit group (rows and cursor land together)",
+    "decode_workers": "processes that parse responses beside the main one (default: cores)",
+    "max_attempts": "requests per call before giving up on 5xx, timeouts or bad bodies",
+    "backoff_base": "first backoff ceiling in seconds (doubles per attempt, full jitter)",
+    "max_wait": "ceiling in seconds of any single wait, whatever Retry-After says",
+    "max_total_wait": "ceiling in seconds of all rate-limit pauses of one run",
+    "min_window": "a window that times out is read in halves down to this size",
+    "max_body_bytes": "a window whose answer is larger is read in halves",
+    "activity_horizon": "recipient exports cover the actions with events this recent",
+    "reactivity_horizon": "opt-in reactivities re-read the send cohorts this recent",
+    "max_targets": "contacts fetched per run at most (one request each); the rest next run",
+}
+
+
+def setting_env(name: str) -> str:
+    """`SOURCES__NP6__WINDOW` for `window`."""
+    return "__".join(s.upper() for s in (*SECTIONS, name))
+
+
+def resolve_settings(**overrides: Any) -> NP6Settings:
+    """Read every setting from dlt's providers; `overrides` (the CLI's, None = not given) win.
+
+    Raises:
+        NP6ConfigError: a missing API key, or a value of the wrong type, in one line that names
+            the setting and where to set it (never its value, which may be the key).
+    """
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(explicit) - set(SETTINGS_HELP))
+    if unknown:
+        raise NP6ConfigError(f"unknown setting(s) {', '.join(unknown)}")
+    try:
+        return resolve_configuration(NP6Settings(), sections=SECTIONS, explicit_value=explicit)
+    except ConfigFieldMissingException as exc:
+        missing = ", ".join(setting_env(f) for f in exc.fields)
+        raise NP6ConfigError(
+            f"{missing} is not set: set it in the environment or under [sources.np6] in "
+            ".dlt/secrets.toml"
+        ) from None
+    except ConfigurationException as exc:
+        field = getattr(exc, "field_name", None)
+        hint = getattr(exc, "hint", None)
+        expected = getattr(hint, "__name__", str(hint)) if hint is not None else "another type"
+        if field:
+            raise NP6ConfigError(f"{setting_env(field)}: cannot read its value as {expected}") from None
+        raise NP6ConfigError(f"settings of [sources.np6] cannot be read: {type(exc).__name__}") from None
