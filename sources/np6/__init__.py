@@ -30,7 +30,6 @@ from dlt.sources import DltResource
 from .archives import archives
 from .campaigns import campaign_events
 from .client import NP6Client
-from .contacts import redlists, targets
 from .decode import default_workers
 from .dimensions import actions, dimension
 from .errors import NP6ConfigError, NP6Error
@@ -47,6 +46,7 @@ from .events import (
 from .exports import EXPORT_TABLES, export_resources
 from .push import NOTIFICATION_EVENT_TABLES, NOTIFICATION_EVENTS
 from .reactivities import reactivities
+from .redlists import redlists
 from .settings import (
     DEFAULT_ACTIVITY_HORIZON,
     DEFAULT_BASE_URL,
@@ -63,6 +63,7 @@ from .settings import (
     RESOURCES,
     SOURCE_NAME,
 )
+from .targets import targets
 from .windows import parse_duration, parse_instant
 
 # The warehouse contract keeps dlt's own `_dlt_load_id` and `_dlt_id` columns on every table;
