@@ -1,15 +1,16 @@
 """Benchmark: `orjson.loads` + `normalize_events` on one realistic sandbox window, in one process.
 
     python benchmarks/bench_normalize.py                                  # current module only
-    python benchmarks/bench_normalize.py --baseline /tmp/normalize_old.py # old copy vs current
+    python benchmarks/bench_normalize.py --baseline /tmp/normalize_old    # old copy vs current
 
 A sandbox account (seed 42, 50 actions, 20k events/day) is served on a local port and one day of
 the account-wide feed is fetched once (`GET /actions/events?sort=asc`). Each timing parses the
 body and normalizes it with the cyclic GC disabled, as the decoding workers do
 (`sources.np6.decode`). Each module is timed `--repeat` times (interleaved, after one warm-up
 run); the medians are printed as events/s and µs/event. The parse alone is printed too, so the
-normalize share can be read off. `--baseline` is any other copy of `sources/np6/normalize.py`,
-e.g. the previous commit's, loaded under another module name.
+normalize share can be read off. `--baseline` is any other copy of the `sources/np6/normalize/`
+package (a folder), e.g. the previous commit's, or of the single `normalize.py` it was before,
+loaded under another module name.
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ def fetch_body(events_per_day: int) -> bytes:
 
 
 def load_module(path: str) -> ModuleType:
-    """Import a copy of normalize.py from a file, under its own name."""
-    spec = importlib.util.spec_from_file_location("np6_normalize_baseline", path)
+    """Import a copy of the normalize package (a folder) or module (a file), under its own name."""
+    package = Path(path).is_dir()
+    spec = importlib.util.spec_from_file_location(
+        "np6_normalize_baseline", Path(path, "__init__.py") if package else path,
+        submodule_search_locations=[path] if package else None,
+    )  # fmt: skip
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclass/NamedTuple machinery looks the module up
@@ -82,7 +87,7 @@ def timed(run: Callable[[], Any]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--baseline", help="another copy of normalize.py to compare against")
+    parser.add_argument("--baseline", help="another copy of normalize/ (or normalize.py) to compare against")
     parser.add_argument("--events-per-day", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()

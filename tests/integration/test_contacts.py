@@ -21,8 +21,9 @@ import pytest
 from pipelines.np6_pipeline import make_pipeline
 from sources.np6 import feed_config, np6_source
 from sources.np6.client import NP6Client
-from sources.np6.contacts import redlists, targets
+from sources.np6.redlists import redlists
 from sources.np6.settings import SOURCE_NAME
+from sources.np6.targets import targets
 from sources.np6_sandbox import contacts
 from sources.np6_sandbox.management import dimension
 

@@ -21,8 +21,8 @@ import pendulum
 import pytest
 
 from sources.np6.client import NP6Client
-from sources.np6.contacts import (
-    ORIGIN_LABELS,
+from sources.np6.redlists import ORIGIN_LABELS, fetch_redlist, redlist_row, redlist_rows
+from sources.np6.targets import (
     Skipped,
     fetch_targets,
     STATE_KEY,
@@ -30,15 +30,12 @@ from sources.np6.contacts import (
     assign_columns,
     bounce_rows,
     column_for,
-    fetch_redlist,
     fetch_target,
     field_ids_of,
     field_specs,
     field_value,
     new_ids_sql,
     redlist_columns,
-    redlist_row,
-    redlist_rows,
     snake_ascii,
     target_columns,
     target_row,

@@ -21,21 +21,18 @@ import pytest
 
 from sources.np6.client import NP6Client
 from sources.np6.errors import NP6AuthError, NP6BadResponse, NP6NotFound
+from sources.np6.export_bodies import csv_records, export_records, json_batches, text_lines
 from sources.np6.exports import (
     BATCH_ROWS,
     EXPORT_ACCEPT,
     EXPORTS,
     active_actions_sql,
     column_for,
-    csv_records,
     derived_sql,
-    export_records,
-    json_batches,
     read_export,
     read_exports,
     recipient_row,
     recipient_tables,
-    text_lines,
 )
 
 KEY = "np6-TEST-KEY-exports"

@@ -35,16 +35,13 @@ from sources.np6.normalize import (
     other_event_row,
     parse_iso,
 )
-from sources.np6.normalize import (
-    _ROW_FUNCTIONS,
-    _event_problem,
-    _event_table,
+from sources.np6.normalize.batches import _ROW_FUNCTIONS, _event_problem, _event_table, _normalize
+from sources.np6.normalize.rows import (
     _general_activation_row,
     _general_bounce_row,
     _general_cancellation_row,
     _general_execution_row,
     _general_hit_row,
-    _normalize,
 )
 from sources.np6_sandbox import Account, AccountSpec
 
