@@ -62,5 +62,7 @@ def np6_source(run: Any = None, resources: Sequence[str] | None = None, **settin
         settings: any `[sources.np6]` setting, plus `range_start`/`range_end` (a backfill) and
             `transport` (an httpx transport instead of the network, for tests).
     """
-    context: RunContext = run if run is not None else open_run(**settings)
-    return build(context, resources if resources is not None else context.plan.resources)
+    if run is None:
+        run = open_run(resources=resources, **settings)
+        resources = None
+    return build(run, resources if resources is not None else run.plan.resources)

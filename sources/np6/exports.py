@@ -34,24 +34,23 @@ import logging
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import IO, Any, NamedTuple
 from urllib.parse import quote
 
 import dlt
 import orjson
-import pendulum
 import pyarrow as pa
 from dlt.sources import DltResource
 
 from . import warehouse
-from .client import NP6Client
 from .dimensions import warn_deprecated
-from .errors import NP6BadResponse, NP6NotFound
+from .errors import NP6AuthError, NP6BadResponse, NP6NotFound
 from .export_bodies import Record, export_records
 from .normalize import parse_iso
 from .parallel import ordered_map
+from .run import RunContext
 from .warehouse import read_back
 
 log = logging.getLogger("np6.exports")
@@ -294,39 +293,52 @@ class Download(NamedTuple):
     spool: IO[bytes] | None
 
 
-def download_export(client: NP6Client, export: RecipientExport, action_id: str) -> Download:
+def download_export(run: RunContext, export: RecipientExport, action_id: str) -> Download:
     """Stream one action's export into a spool and give the request's slot back.
 
     Parsing happens later, in the consumer: a body is never held open (with its concurrency slot)
-    while dlt extracts another resource that needs a slot too.
+    while dlt extracts another resource that needs a slot too. A 404 (no export for that action,
+    or the action is gone) gives no body: the action's rows are derived from its events. A 403
+    (this key may not export) does the same, and no further export of `export.table` is asked
+    for in this run.
 
     Raises:
         NP6BadResponse: the body broke off (names the path).
-        NP6AuthError: the key was refused (never skipped).
+        NP6AuthError: 401: the key was rejected (never skipped).
     """
     path = export_path(export, action_id)
+    refused = run.notes.get(f"export {export.table}")
+    if refused:
+        return Download(action_id, path, 403, "", None)
     try:
-        with client.stream(path, context=f"action {action_id}", accept=EXPORT_ACCEPT) as body:
-            warn_deprecated(export.path or path, "the reference names no other way to export recipients")
+        with run.client.stream(path, context=f"action {action_id}", accept=EXPORT_ACCEPT) as body:
+            warn_deprecated(run, export.path or path, "the reference names no other way to export recipients")
             spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 (handed over)
             for chunk in body.chunks:
                 spool.write(chunk)
             spool.seek(0)
             return Download(action_id, path, body.status, body.content_type, spool)
     except NP6NotFound:
-        log.warning("%s: GET %s answered 404: action %s deleted? skipped", export.table, path, action_id)
+        log.info("%s: GET %s answered 404: derived from the events of action %s", export.table, path, action_id)
         return Download(action_id, path, 404, "", None)
+    except NP6AuthError as exc:
+        if exc.status != 403:
+            raise
+        run.notes[f"export {export.table}"] = str(exc)
+        run.warn_once(f"export {export.table}", "%s: %s; derived from the loaded events for this run",
+                      export.table, exc)
+        return Download(action_id, path, 403, "", None)
 
 
 def parse_download(download: Download) -> Generator[pa.Table, None, str]:
     """The rows of a downloaded export as Arrow tables; returns `export`, or `none` when NP6 gave
-    no body (derive the action), or `deleted` for a 404.
+    no body or answered 403/404 (derive the action from its events).
 
     Raises:
         NP6BadResponse: the body is neither JSON nor CSV, or is broken (names action and path).
     """
     if download.spool is None:
-        return "deleted"
+        return "none"
     seen: Counter[str] = Counter()
     where = f"GET {download.path} (action {download.action_id}, content-type {download.content_type or 'none'})"
     with download.spool as spool:
@@ -344,9 +356,9 @@ def parse_download(download: Download) -> Generator[pa.Table, None, str]:
     return "none" if records is None else "export"
 
 
-def read_export(client: NP6Client, export: RecipientExport, action_id: str) -> Generator[pa.Table, None, str]:
+def read_export(run: RunContext, export: RecipientExport, action_id: str) -> Generator[pa.Table, None, str]:
     """`download_export` then `parse_download`: one action's export as Arrow tables."""
-    return (yield from parse_download(download_export(client, export, action_id)))
+    return (yield from parse_download(download_export(run, export, action_id)))
 
 
 def _counted(records: Iterable[Record], seen: Counter[str]) -> Iterator[Record]:
@@ -355,7 +367,7 @@ def _counted(records: Iterable[Record], seen: Counter[str]) -> Iterator[Record]:
         yield record
 
 
-def read_exports(client: NP6Client, export: RecipientExport, action_ids: Sequence[str],
+def read_exports(run: RunContext, export: RecipientExport, action_ids: Sequence[str],
                  workers: int) -> Iterator[tuple[str, pa.Table | None, str | None]]:
     """The exports of `action_ids`, up to `workers` downloading at once: `(action, table, None)`
     per table and `(action, None, outcome)` when an action is done, in `action_ids` order.
@@ -363,7 +375,7 @@ def read_exports(client: NP6Client, export: RecipientExport, action_ids: Sequenc
     Downloads never wait for the consumer (they spool), so a consumer paused by dlt blocks no
     request slot; at most `workers` finished downloads wait to be parsed.
     """
-    downloads = ordered_map(lambda a: download_export(client, export, a), action_ids, workers, "np6-export")
+    downloads = ordered_map(lambda a: download_export(run, export, a), action_ids, workers, "np6-export")
     for download in downloads:
         tables = parse_download(download)
         while True:
@@ -374,32 +386,28 @@ def read_exports(client: NP6Client, export: RecipientExport, action_ids: Sequenc
                 break
 
 
-def recipients(client: NP6Client, export: RecipientExport, *, horizon: timedelta,
-               action_ids: Sequence[str] | None, concurrency: int = 1,
-               until: datetime | None = None) -> Iterator[pa.Table]:
+def recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
     """All rows of one recipient table for the active (or given) actions, export first; nothing
     (and one warning) when the destination cannot be read back."""
-    if warehouse.refused(export.table):
+    if warehouse.refused(run, export.table):
         return
-    with read_back(export.table):
-        yield from _recipients(client, export, horizon=horizon, action_ids=action_ids,
-                               concurrency=concurrency, until=until)  # fmt: skip
+    with read_back(run, export.table):
+        yield from run.guard(export.table, _recipients(run, export), on_stop=lambda outcome, span: None)
 
 
-def _recipients(client: NP6Client, export: RecipientExport, *, horizon: timedelta,
-                action_ids: Sequence[str] | None, concurrency: int = 1,
-                until: datetime | None = None) -> Iterator[pa.Table]:
+def _recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
+    plan = run.plan
     dataset = warehouse.dataset()
     if not {"hits", "activations"} <= set(warehouse.loaded_tables(dataset)):
         log.warning("%s: the hits and activations tables are not in the destination yet: load them "
                     "first (resources hits, activations); nothing exported", export.table)
         return
-    actions = list(dict.fromkeys(action_ids)) if action_ids else active_actions(
-        dataset, (until or pendulum.now("UTC")) - horizon)
+    until = (plan.range_end or plan.now) if plan.backfill else plan.now
+    actions = list(plan.action_ids) if plan.action_ids else active_actions(dataset, until - plan.activity_horizon)
     tally: Counter[str] = Counter()
     rows: Counter[str] = Counter()
     derive = actions if export.path is None else []
-    for action_id, table, outcome in read_exports(client, export, actions if export.path else [], concurrency):
+    for action_id, table, outcome in read_exports(run, export, actions if export.path else [], plan.concurrency):
         if table is not None:
             rows[action_id] += table.num_rows
             yield table
@@ -412,39 +420,24 @@ def _recipients(client: NP6Client, export: RecipientExport, *, horizon: timedelt
     for table in derived_tables(dataset, export, derive):
         tally["derived"] += table.num_rows
         yield table
-    log.info("%s: %d action(s): %d rows exported for %d, %d rows derived from %s for %d, %d deleted",
+    log.info("%s: %d action(s): %d rows exported for %d, %d rows derived from %s for %d",
              export.table, len(actions), sum(rows.values()), tally["export"], tally["derived"],
-             export.event_table, len(derive), tally["deleted"])
+             export.event_table, len(derive))
 
 
-_OUTCOMES = {"export": "{rows} rows exported", "none": "no export (empty answer), derived from events",
-             "deleted": "not found, skipped"}
+_OUTCOMES = {"export": "{rows} rows exported", "none": "no export (empty answer, 403 or 404), derived from events"}
 
 
-def export_resources(
-    client: NP6Client,
-    tables: Iterable[str],
-    *,
-    horizon: timedelta,
-    action_ids: Sequence[str] | None,
-    concurrency: int,
-    until: datetime | None = None,
-) -> list[DltResource]:
+def export_resources(run: RunContext, tables: Iterable[str]) -> list[DltResource]:
     """One merge resource per selected recipient table (names not in `EXPORT_TABLES` are ignored).
 
-    Args:
-        client: the run's NP6 client.
-        tables: the selected resource names.
-        horizon: actions with events newer than `until` minus this are re-exported.
-        until: the end of the horizon: now for scheduled runs, the end of a backfill's range
-            (so a backfill of last spring exports the actions of last spring).
-        action_ids: export these actions instead of the active ones.
-        concurrency: exports read at once (each a streamed body; at most this many batches wait).
+    The actions are those given in the plan's `action_ids`, else those with events newer than
+    the plan's `activity_horizon` before now (before the end of the range, for a backfill: a
+    backfill of last spring exports the actions of last spring).
     """
     selected = set(tables)
     return [
         dlt.resource(recipients, name=name, primary_key=list(EXPORT_KEY), write_disposition="merge",
-                     columns=EXPORT_COLUMNS)(client, EXPORTS[name], horizon=horizon, action_ids=action_ids,
-                                             concurrency=concurrency, until=until)
+                     columns=EXPORT_COLUMNS)(run, EXPORTS[name])
         for name in EXPORT_TABLES if name in selected
     ]

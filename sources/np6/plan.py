@@ -174,7 +174,7 @@ def _workers(value: int | None) -> int:
 def _check_size(plan: RunPlan) -> None:
     """Refuse a plan whose range holds more windows than any run should ask NP6 for."""
     start, end = plan.span
-    windows = max(0, math.ceil((end - start) / plan.window))
+    windows = max(0, math.ceil((end - start).total_seconds() / plan.window.total_seconds()))
     if windows > MAX_PLANNED_WINDOWS:
         raise NP6ConfigError(
             f"window {plan.window} over [{start.to_iso8601_string()}, {end.to_iso8601_string()}) "

@@ -21,9 +21,10 @@ from dlt.sources import DltResource
 from .archives import window_params
 from .bookkeeping import as_window_row, for_table, window_row
 from .client import Fetched, NP6Client
+from .cursors import WindowedRead, scopes
 from .errors import NP6BadResponse
-from .events import FeedConfig, advance_scheduled, own_cursor, plan_feed
 from .normalize import parse_iso
+from .run import RunContext
 from .settings import REJECTED_TABLE
 from .windows import Window
 
@@ -152,17 +153,18 @@ def _redlist_window(client: NP6Client, window: Window) -> Iterator[Any]:
                                    rejected=rejected_count))  # fmt: skip
 
 
-def redlists(client: NP6Client, config: FeedConfig) -> DltResource:
+def redlists(run: RunContext) -> DltResource:
     """Mail and SMS redlist timelines in the planned windows (resource and table `redlists`),
     merged on (channel, target_id, timestamp)."""
 
+    def windows(read: WindowedRead) -> Iterator[Any]:
+        for done, window in enumerate(read.windows, start=1):
+            yield from _redlist_window(run.client, window)
+            log.info("redlists %s [%d/%d]", window, done, len(read.windows))
+            read.done(window)
+
     def read() -> Iterator[Any]:
-        state = dlt.current.source_state()
-        scoped = own_cursor(config, REDLISTS_TABLE)
-        plan = plan_feed(scoped, state, pendulum.now("UTC"))
-        for done, window in enumerate(plan.windows, start=1):
-            yield from _redlist_window(client, window)
-            log.info("redlists %s [%d/%d]", window, done, len(plan.windows))
-        advance_scheduled(state, scoped, plan)
+        read = WindowedRead(run.plan, scopes([REDLISTS_TABLE]))
+        yield from run.guard(REDLISTS_TABLE, windows(read), span=read.span)
 
     return dlt.resource(read, name=REDLISTS_TABLE, write_disposition="merge")  # tables: see `for_table`

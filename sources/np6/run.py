@@ -72,6 +72,7 @@ class RunContext:
     outcomes: dict[str, Outcome] = dataclasses.field(default_factory=dict)
     feed_windows: list[Window] | None = None
     warned: set[str] = dataclasses.field(default_factory=set)
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)  # e.g. why a read-back failed
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -134,8 +135,10 @@ class RunContext:
             outcome = self._judge(resource, exc, resource in self.required)
             with self._lock:
                 self.outcomes[resource] = outcome
-            if outcome.status != DEADLINE:
+            if outcome.status == UNAVAILABLE:  # a failure is said once, in the run's closing line
                 log.warning("%s %s: %s", resource, outcome.status, outcome.message)
+            else:
+                log.info("%s %s: %s", resource, outcome.status, outcome.message)
             made = on_stop(outcome, span) if on_stop else self.outcome_row(outcome, span)
             if made is not None:
                 yield made

@@ -34,14 +34,21 @@ import dlt
 import orjson
 from dlt.sources import DltResource
 
-from .bookkeeping import for_table
 from . import warehouse
+from .bookkeeping import for_table
 from .client import NP6Client
 from .dimensions import list_dimension, management_date
-from .errors import NP6AuthError, NP6BadResponse, NP6ConfigError, NP6HTTPError, NP6NotFound
+from .errors import (
+    NP6AuthError,
+    NP6BadResponse,
+    NP6ConfigError,
+    NP6HTTPError,
+    NP6NotFound,
+)
 from .events import EVENT_TABLES
 from .normalize import parse_iso
-from .settings import DIMENSION_ENDPOINTS
+from .run import RunContext
+from .settings import DIMENSION_ENDPOINTS, DimensionEndpoint
 from .warehouse import read_back
 
 log = logging.getLogger("np6.contacts")
@@ -397,11 +404,21 @@ def fetch_targets(
         return list(pool.map(lambda t: breaker.call(client, t), target_ids))
 
 
-def read_catalogue(client: NP6Client) -> tuple[list[Any], list[Any]]:
+def read_catalogue(run: RunContext) -> tuple[list[Any], list[Any]]:
     """The field catalogue and the value lists (`GET /fields`, `GET /valueLists`, both deprecated
-    and unreplaced); [] for one this key may not read."""
+    and unreplaced); [] for one this key may not read (columns are then named by field id)."""
     endpoints = {d.table: d for d in DIMENSION_ENDPOINTS}
-    return list_dimension(client, endpoints["fields"]), list_dimension(client, endpoints["value_lists"])
+    return _optional_list(run, endpoints["fields"]), _optional_list(run, endpoints["value_lists"])
+
+
+def _optional_list(run: RunContext, endpoint: DimensionEndpoint) -> list[Any]:
+    try:
+        return list_dimension(run, endpoint)
+    except (NP6NotFound, NP6AuthError) as exc:
+        if isinstance(exc, NP6AuthError) and exc.status != 403:
+            raise  # 401: the key is wrong, stop the load
+        run.warn_once(f"catalogue {endpoint.path}", "targets: %s; field columns are named by field id", exc)
+        return []
 
 
 # --- new ids: what the warehouse knows ----------------------------------------------------------
@@ -446,11 +463,10 @@ def _take(ids: list[str], max_targets: int | None) -> list[str]:
     return ids[: max(0, max_targets)]
 
 
-def _target_batches(
-    client: NP6Client, ids: list[str], concurrency: int, mapping: dict[str, str]
-) -> Iterator[Any]:
+def _target_batches(run: RunContext, ids: list[str], mapping: dict[str, str]) -> Iterator[Any]:
     """Fetch, flatten and yield `ids` in batches; extends `mapping` with new field ids."""
-    catalogue, value_lists = read_catalogue(client)
+    client, concurrency = run.client, run.plan.concurrency
+    catalogue, value_lists = read_catalogue(run)
     mapping.update(assign_columns(mapping, catalogue))
     deleted, skipped, breaker = 0, [], _Breaker(FAILURES_IN_A_ROW)
     for start in range(0, len(ids), BATCH_SIZE):
@@ -474,7 +490,7 @@ def _target_batches(
                     len(skipped), skipped[0].error)
 
 
-def targets(client: NP6Client, *, concurrency: int, max_targets: int | None) -> DltResource:
+def targets(run: RunContext) -> DltResource:
     """The contacts of the loaded events' receivers not loaded yet (resource `targets`, which also
     fills `target_bounces`), merged on `id`.
 
@@ -482,16 +498,19 @@ def targets(client: NP6Client, *, concurrency: int, max_targets: int | None) -> 
     destination, which holds only what earlier runs loaded.
     """
 
-    def read() -> Iterator[Any]:
+    def contacts() -> Iterator[Any]:
         ids: list[str] = []
-        if warehouse.refused(TARGETS_TABLE):
+        if warehouse.refused(run, TARGETS_TABLE):
             return
-        with read_back(TARGETS_TABLE):
-            ids = _take(new_target_ids(), max_targets)
+        with read_back(run, TARGETS_TABLE):
+            ids = _take(new_target_ids(), run.plan.max_targets)
         if not ids:
             log.info("targets: no new contact")
             return
         mapping = dlt.current.source_state().setdefault(STATE_KEY, {})
-        yield from _target_batches(client, ids, concurrency, mapping)
+        yield from _target_batches(run, ids, mapping)
+
+    def read() -> Iterator[Any]:
+        yield from run.guard(TARGETS_TABLE, contacts())
 
     return dlt.resource(read, name=TARGETS_TABLE, write_disposition="merge")  # tables: see `for_table`

@@ -18,8 +18,10 @@ import dlt
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.destinations.exceptions import DatabaseException
 
+from .run import RunContext
+
 log = logging.getLogger("np6.warehouse")
-_refused: dict[tuple[str, str], str] = {}  # (pipeline, dataset) -> why reading it back failed
+REFUSED = "read back"  # the run's note (`RunContext.notes`) of why the destination refused a read
 
 
 def dataset() -> Any:
@@ -32,22 +34,17 @@ def loaded_tables(ds: Any) -> dict[str, set[str]]:
     return {name: set(t.get("columns", {})) for name, t in ds.schema.tables.items() if has_table_seen_data(t)}
 
 
-def _key() -> tuple[str, str]:
-    pipeline = dlt.current.pipeline()
-    return pipeline.pipeline_name, str(pipeline.dataset_name)
-
-
-def refused(what: str) -> bool:
-    """True (with a warning) when this process already failed to read the destination back: the
+def refused(run: RunContext, what: str) -> bool:
+    """True (with a warning) when this run already failed to read the destination back: the
     next resource does not try again (each try can cost a download attempt and its timeout)."""
-    why = _refused.get(_key())
+    why = run.notes.get(REFUSED)
     if why is not None:
         log.warning("%s not loaded: the destination's event tables cannot be read back (%s)", what, why)
     return why is not None
 
 
 @contextmanager
-def read_back(what: str) -> Iterator[None]:
+def read_back(run: RunContext, what: str) -> Iterator[None]:
     """Run a read of the destination; when the destination refuses it, warn and go on.
 
     Used as `with read_back("action_openers"): ...` around everything of a resource that queries
@@ -57,5 +54,5 @@ def read_back(what: str) -> Iterator[None]:
         yield
     except DatabaseException as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        _refused[_key()] = first
+        run.notes[REFUSED] = first
         log.warning("%s not loaded: the destination's event tables cannot be read back (%s)", what, first)

@@ -51,6 +51,9 @@ _OPTIONS: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("--fail-first", {"type": int, "default": 0, "help": "the first N API requests answer 500"}),
         ("--latency-ms", {"type": float, "default": 0.0, "help": "delay before each answer"}),
         ("--fault-seed", {"type": int, "default": 0, "help": "seed of the random errors"}),
+        ("--route-status", {"action": "append", "default": [], "metavar": "ROUTE=STATUS",
+                            "help": "a route that always answers STATUS, e.g. /targets/redlist/mail=404 "
+                                    "(repeatable)"}),
     ],
 }  # fmt: skip
 
@@ -78,8 +81,17 @@ def spec_and_faults_from_args(args: argparse.Namespace) -> tuple[AccountSpec, Fa
         fail_first=args.fail_first,
         latency_ms=args.latency_ms,
         seed=args.fault_seed,
+        route_status=dict(_route_status(item) for item in args.route_status),
     )
     return spec, faults
+
+
+def _route_status(item: str) -> tuple[str, int]:
+    """`/targets/redlist/mail=404` as (route, status)."""
+    route, _, status = item.rpartition("=")
+    if not route or not status.isdigit():
+        raise SystemExit(f"--route-status: {item!r} is not ROUTE=STATUS (e.g. /actions/archives=403)")
+    return route, int(status)
 
 
 def key_hint(api_key: str) -> str:

@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -62,6 +62,10 @@ class Faults:
         slow_over_hours: event requests for windows longer than this many hours sleep `slow_s`
             before answering (0: every window).
         slow_s: how long those slow answers take.
+        route_status: routes that answer a fixed status instead, e.g. `{"/targets/redlist/mail":
+            404, "/actions/archives": 403}`, keyed by the route's name (its path template, like
+            `/actions/{id}/export/tracking/opens`) or by the exact path: an account without a
+            feature, or a key without the right to read it.
     """
 
     rate_limit: int | None = None
@@ -78,6 +82,7 @@ class Faults:
     bad_events_ms: int | None = None
     slow_over_hours: float | None = None
     slow_s: float = 0.0
+    route_status: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and self.rate_limit < 1:
@@ -94,6 +99,8 @@ class Faults:
             raise ValueError(f"bad_body must be one of {', '.join(BAD_BODIES)}")
         if self.slow_s < 0 or (self.slow_over_hours or 0) < 0:
             raise ValueError("slow_s and slow_over_hours cannot be negative")
+        if any(not 400 <= int(status) <= 599 for status in self.route_status.values()):
+            raise ValueError("route_status statuses must be 4xx or 5xx")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Faults:
@@ -143,6 +150,11 @@ class FaultInjector:
         self._window_start = -math.inf
         self._window_count = 0
         self._spoiled = 0
+
+    def route_reply(self, route: str, path: str) -> Reply | None:
+        """The fixed answer of a route set in `route_status` (by name or exact path), or None."""
+        status = self.faults.route_status.get(route) or self.faults.route_status.get(path)
+        return None if status is None else error_reply(int(status), f"route_status {status} on {path}")
 
     def admit(self) -> tuple[Reply | None, Headers]:
         """Decide the fate of one request: (a reply to send instead, or None; headers to add)."""

@@ -507,6 +507,9 @@ class _Handler(BaseHTTPRequestHandler):
         req.route = route.name
         if not compare_digest(self.headers.get("X-Key", "").encode(), self.sandbox.api_key.encode()):
             return self._send(req, error_reply(401, "missing or invalid X-Key header"))
+        fixed = self.sandbox.injector.route_reply(route.name, req.path)
+        if fixed is not None:
+            return self._send(req, fixed)
         injected, headers = self.sandbox.admit()
         if injected is not None:
             return self._send(req, Reply(injected.status, injected.body, (*injected.headers, *headers)))

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sources.np6.settings import RESOURCE_NAMES
+from sources.np6.registry import RESOURCE_NAMES
 from sources.np6_sandbox import Faults
 from tests import truth
 from tests.faults.helpers import END, FAST, SMALL, START, load, one_line_error

@@ -19,11 +19,8 @@ import pendulum
 import pytest
 
 from pipelines.np6_pipeline import make_pipeline
-from sources.np6 import feed_config, np6_source
-from sources.np6.client import NP6Client
-from sources.np6.redlists import redlists
+from pipelines.runner import load_once
 from sources.np6.settings import SOURCE_NAME
-from sources.np6.targets import targets
 from sources.np6_sandbox import contacts
 from sources.np6_sandbox.management import dimension
 
@@ -42,19 +39,14 @@ class Warehouse:
         self.sandbox, self.db = sandbox, root / "warehouse.duckdb"
         self.pipeline = make_pipeline("np6_contacts_it", dlt.destinations.duckdb(str(self.db)),
                                       pipelines_dir=str(root / "pipelines"))  # fmt: skip
-        self.client = NP6Client(sandbox.url, sandbox.api_key, concurrency=4)
 
     def load_events(self, start: str, end: str) -> None:
-        source = np6_source(api_key=self.sandbox.api_key, base_url=self.sandbox.url,
-                            resources=["hits", "activations"], range_start=start, range_end=end)  # fmt: skip
-        self.pipeline.run(source)
+        self.run("hits,activations", range_start=start, range_end=end)
 
-    def run(self, *resources: Any) -> Any:
-        @dlt.source(name=SOURCE_NAME, max_table_nesting=0)  # the schema and state of `np6_source`
-        def contact_source() -> list[Any]:
-            return list(resources)
-
-        return self.pipeline.run(contact_source())
+    def run(self, resources: str, **settings: Any) -> Any:
+        """One run of `resources` as `np6 load` does it (a backfill with `range_start`/`range_end`)."""
+        return load_once(self.pipeline, progress=lambda line: None, api_key=self.sandbox.api_key,
+                         base_url=self.sandbox.url, resources=resources, concurrency=4, **settings)
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.db), read_only=True) as con:
@@ -142,7 +134,7 @@ def target_requests(wh: Warehouse) -> int:
 def test_targets_are_the_event_receivers_as_the_sandbox_has_them(warehouse: Warehouse) -> None:
     wh, account = warehouse, warehouse.sandbox.account
     wh.load_events(DAY1, DAY2)
-    wh.run(targets(wh.client, concurrency=4, max_targets=None))
+    wh.run("targets", max_targets=None)
     first = receivers(account, DAY1, DAY2)
     assert first and set(first) <= set(contacts.target_ids(account))
     assert_targets_exact(wh, first)
@@ -151,13 +143,13 @@ def test_targets_are_the_event_receivers_as_the_sandbox_has_them(warehouse: Ware
     assert (types["points_fidelite"], types["date_naissance"], types["civilite"]) == ("BIGINT", "DATE", "VARCHAR")
 
     before = (wh.count("targets"), wh.count("target_bounces"), target_requests(wh))
-    wh.run(targets(wh.client, concurrency=4, max_targets=None))
+    wh.run("targets", max_targets=None)
     assert (wh.count("targets"), wh.count("target_bounces"), target_requests(wh)) == before
 
     # A field renamed in NP6 keeps its column; the next receivers fill it.
     wh.sandbox.server.rename_field(8140, "BIRTHDAY")
     wh.load_events(DAY2, DAY3)
-    wh.run(targets(wh.client, concurrency=4, max_targets=None))
+    wh.run("targets", max_targets=None)
     both = first | receivers(account, DAY2, DAY3)
     assert both > first
     assert "birthday" not in wh.columns("targets") and "date_naissance" in wh.columns("targets")
@@ -192,16 +184,14 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str) else value
 
 
-def config(**overrides: Any) -> Any:
-    settings = {"tables": [], "action_ids": None, "hit_classification": None, "window": "7d",
-                "start_date": RANGE[0], "lookback": "0", "safety_margin": "5m"}  # fmt: skip
-    return feed_config(**{**settings, **overrides})
+def config(**overrides: Any) -> dict[str, Any]:
+    return {"window": "7d", "start_date": RANGE[0], "lookback": "0", **overrides}
 
 
 def test_redlists_equal_the_timelines_and_log_their_windows(warehouse: Warehouse) -> None:
     wh, account = warehouse, warehouse.sandbox.account
     backfill = config(range_start=RANGE[0], range_end=RANGE[1])
-    wh.run(redlists(wh.client, backfill))
+    wh.run("redlists", **backfill)
     loaded = loaded_redlists(wh)
     assert loaded and len(loaded) == len(set(loaded))
     assert set(loaded) == redlist_truth(account, *RANGE)
@@ -214,12 +204,12 @@ def test_redlists_equal_the_timelines_and_log_their_windows(warehouse: Warehouse
     assert all(prev[1] == nxt[0] for prev, nxt in zip(bounds, bounds[1:]))
     for a, b, rows, requests in windows:  # rows per window: both timelines of that window
         assert rows == sum(len(contacts.redlist(account, ch, a, b)) for ch in ("mail", "sms")) and requests == 2
-    assert "redlists" not in wh.pipeline.state["sources"][SOURCE_NAME].get("cursors", {})  # backfills never move it
+    assert "cursor" not in wh.pipeline.state["sources"][SOURCE_NAME]["resources"].get("redlists", {})  # backfills never move it
 
-    wh.run(redlists(wh.client, backfill))
+    wh.run("redlists", **backfill)
     assert wh.count("redlists") == len(loaded) and wh.count("_np6_windows") == len(windows)
 
-    wh.run(redlists(wh.client, config()))  # scheduled: from start_date to now, then the cursor moves
+    wh.run("redlists", **config())  # scheduled: from start_date to now, then the cursor moves
     assert set(loaded_redlists(wh)) == redlist_truth(account, RANGE[0], None)
-    cursor = pendulum.parse(wh.pipeline.state["sources"][SOURCE_NAME]["cursors"]["redlists"])
+    cursor = pendulum.parse(wh.pipeline.state["sources"][SOURCE_NAME]["resources"]["redlists"]["cursor"])
     assert cursor > pendulum.now("UTC").subtract(days=8)

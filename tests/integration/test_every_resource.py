@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from sources.np6.settings import RESOURCES
+from sources.np6.registry import REGISTRY as RESOURCES
 from tests.cli import run_np6
 from tests.integration.test_archives_dimensions import assert_archives_and_dimensions, assert_archives_exact
 

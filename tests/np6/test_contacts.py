@@ -21,6 +21,7 @@ import pendulum
 import pytest
 
 from sources.np6.client import NP6Client
+from tests.np6.runs import run_with
 from sources.np6.redlists import ORIGIN_LABELS, fetch_redlist, redlist_row, redlist_rows
 from sources.np6.targets import (
     Skipped,
@@ -432,7 +433,7 @@ def test_targets_resource_loads_new_ids_up_to_the_limit_and_skips_deleted(tmp_pa
 
     @dlt.source(name="np6", max_table_nesting=0)
     def src(max_targets: int | None) -> Any:
-        return targets(client, concurrency=3, max_targets=max_targets)
+        return targets(run_with(client, concurrency=3, max_targets=max_targets, resources=("targets",)))
 
     @dlt.source(name="np6", max_table_nesting=0)  # one schema, as in `np6_source`
     def events() -> Any:

@@ -7,7 +7,7 @@ Payloads are the NP6 API Reference 8.1.0 examples quoted in `np6-api.md` §3.8, 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -15,6 +15,8 @@ import pendulum
 import pytest
 
 from sources.np6.archives import archive_row, archive_rows
+from sources.np6.config import NP6Settings
+from sources.np6.cursors import WindowedRead, scopes
 from sources.np6.dimensions import (
     DIMENSION_COLUMNS,
     dimension_columns,
@@ -22,8 +24,6 @@ from sources.np6.dimensions import (
     dimension_rows,
     safe_application,
 )
-from sources.np6.config import NP6Settings
-from sources.np6.cursors import WindowedRead, scopes
 from sources.np6.plan import build_plan
 from sources.np6.registry import RESOURCE_NAMES
 from sources.np6.settings import DIMENSION_ENDPOINTS

@@ -20,6 +20,7 @@ import orjson
 import pytest
 
 from sources.np6.client import NP6Client
+from tests.np6.runs import run_with
 from sources.np6.errors import NP6AuthError, NP6BadResponse, NP6NotFound
 from sources.np6.export_bodies import csv_records, export_records, json_batches, text_lines
 from sources.np6.exports import (
@@ -216,7 +217,7 @@ def client(handler, **kwargs) -> NP6Client:
 
 def read(np6: NP6Client, action_id: str = "000PE4") -> tuple[list, str]:
     """Run `read_export` to the end: the tables and the outcome it returned."""
-    gen = read_export(np6, OPENS, action_id)
+    gen = read_export(run_with(np6), OPENS, action_id)
     tables = []
     try:
         while True:
@@ -264,8 +265,13 @@ def test_stream_status_errors(status, error):
         pass
 
 
-def test_deleted_action_is_skipped_but_a_refused_key_stops():
-    assert read(client(lambda r: httpx.Response(404)))[1] == "deleted"
+def test_a_404_or_403_export_is_derived_and_a_rejected_key_stops():
+    assert read(client(lambda r: httpx.Response(404)))[1] == "none"
+    calls = []
+    run = run_with(client(lambda r: calls.append(r) or httpx.Response(403)))
+    for action_id in ("A0", "A1"):  # a key that may not export: asked once, then derived
+        assert list(read_export(run, OPENS, action_id)) == []
+    assert len(calls) == 1
     with pytest.raises(NP6AuthError):
         read(client(lambda r: httpx.Response(401)))
 
@@ -298,9 +304,9 @@ def test_exports_of_several_actions_are_read_at_once_and_all_arrive():
         status, content_type, body = bodies[request.url.path.split("/")[2]]
         return httpx.Response(status, headers={"content-type": content_type} if content_type else {}, content=body)
 
-    got = list(read_exports(client(handler, concurrency=3), OPENS, list(bodies), workers=3))
+    got = list(read_exports(run_with(client(handler, concurrency=3)), OPENS, list(bodies), workers=3))
     outcomes = {a: o for a, t, o in got if t is None}
-    assert outcomes == {"A0": "export", "A1": "export", "A2": "none", "A3": "deleted"}
+    assert outcomes == {"A0": "export", "A1": "export", "A2": "none", "A3": "none"}
     rows = sorted((r["action_id"], r["receiver_id"]) for _, t, _ in got if t is not None for r in t.to_pylist())
     assert rows == [("A0", "T1"), ("A0", "T2"), ("A1", "T3")]
 
@@ -314,7 +320,7 @@ def test_an_error_in_one_reader_is_raised_and_stops_the_rest():
                               content=itertools.chain([b"["], (r + b"," for r in rows), [b'{"id": "last"}]']))
 
     with pytest.raises(NP6AuthError):
-        for _ in read_exports(client(handler, concurrency=2), OPENS, ["B0", "B1", "B2"], workers=2):
+        for _ in read_exports(run_with(client(handler, concurrency=2)), OPENS, ["B0", "B1", "B2"], workers=2):
             pass
 
 
@@ -325,7 +331,7 @@ def test_a_consumer_that_stops_early_leaves_no_reader_running():
                               content=itertools.chain([b"["], rows, [b'{"id": "last"}]']))
 
     before = threading.active_count()
-    reader = read_exports(client(handler, concurrency=2), OPENS, ["C0", "C1", "C2"], workers=2)
+    reader = read_exports(run_with(client(handler, concurrency=2)), OPENS, ["C0", "C1", "C2"], workers=2)
     action_id, table, _ = next(reader)
     assert table.num_rows == BATCH_ROWS
     reader.close()
@@ -360,7 +366,7 @@ def _measured_export(fmt: str, total: int, per_chunk: int = 1000) -> tuple[list[
     sizes, peak, last = [], 0, {}
     tracemalloc.start()
     try:
-        for table in read_export(np6, OPENS, "000PE4"):
+        for table in read_export(run_with(np6), OPENS, "000PE4"):
             sizes.append(table.num_rows)
             last = table.slice(table.num_rows - 1).to_pylist()[0]
             peak = max(peak, tracemalloc.get_traced_memory()[1])

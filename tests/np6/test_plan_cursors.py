@@ -8,26 +8,26 @@ from typing import Any
 import pendulum
 import pytest
 
-from sources.np6.config import NP6Settings, resolve_settings
-from sources.np6.cursors import Scope, WindowedRead, cursor_of, mark_done, plan_windows, reset, scopes
+from sources.np6.config import resolve_settings
+from sources.np6.cursors import (
+    Scope,
+    WindowedRead,
+    cursor_of,
+    mark_done,
+    plan_windows,
+    reset,
+    scopes,
+)
 from sources.np6.errors import NP6ConfigError
-from sources.np6.plan import MAX_PLANNED_WINDOWS, RunPlan, build_plan
+from sources.np6.plan import MAX_PLANNED_WINDOWS, RunPlan
 from sources.np6.windows import Window
+from tests.np6 import runs
+from tests.np6.runs import NOW
 
-NOW = pendulum.datetime(2026, 10, 10, 12, 0, tz="UTC")
-
-
-def settings(**changes: Any) -> NP6Settings:
-    base = NP6Settings()
-    base.api_key = "k"
-    for key, value in changes.items():
-        setattr(base, key, value)
-    return base
 
 
 def plan_of(range_start: Any = None, range_end: Any = None, **changes: Any) -> RunPlan:
-    return build_plan(settings(**changes), resources=("hits",), range_start=range_start, range_end=range_end,
-                      now=NOW)
+    return runs.plan_of(range_start, range_end, **changes)
 
 
 def test_relative_dates_are_resolved_once_against_the_run_now() -> None:

@@ -11,8 +11,8 @@ import pendulum
 import pytest
 
 from sources.np6.client import NP6Client
-from sources.np6.errors import NP6BadResponse, NP6NotFound
 from sources.np6.cursors import Scope, cursor_of, mark_done
+from sources.np6.errors import NP6BadResponse, NP6NotFound
 from sources.np6.events import (
     feed_scopes,
     plan_notification_units,
@@ -20,8 +20,14 @@ from sources.np6.events import (
     read_batches,
     window_record,
 )
-from sources.np6.push import NOTIFICATION_EVENT_PATHS, NOTIFICATION_EVENT_TABLES, NOTIFICATION_EVENTS, notification_ids
+from sources.np6.push import (
+    NOTIFICATION_EVENT_PATHS,
+    NOTIFICATION_EVENT_TABLES,
+    NOTIFICATION_EVENTS,
+    notification_ids,
+)
 from sources.np6.windows import Window
+from tests.np6.runs import plan_of
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 WINDOWS = [Window(START, START + timedelta(days=1)), Window(START + timedelta(days=1), START + timedelta(days=2))]
@@ -58,11 +64,7 @@ def test_event_tables_of_notification_rows() -> None:
 
 
 def test_notification_scope_is_account_wide_even_per_action() -> None:
-    from tests.np6.test_plan_cursors import settings
-    from sources.np6.plan import build_plan
-
-    plan = build_plan(settings(action_ids="000PE4"), resources=("hits", NOTIFICATION_EVENTS),
-                      now=pendulum.datetime(2026, 10, 10))
+    plan = plan_of(resources=("hits", NOTIFICATION_EVENTS), action_ids="000PE4")
     assert feed_scopes(plan) == [Scope("hits", "000PE4"), Scope(NOTIFICATION_EVENTS)]
     state: dict = {}
     until = Window(pendulum.datetime(2026, 10, 2), pendulum.datetime(2026, 10, 3))
@@ -147,9 +149,7 @@ def test_notification_ids() -> None:
 
 def test_the_feed_keeps_the_pseudo_table() -> None:
     from sources.np6.events import FEED_TABLES, feed_tables
-    from sources.np6.plan import build_plan
-    from tests.np6.test_plan_cursors import settings
 
     assert NOTIFICATION_EVENTS in FEED_TABLES
-    plan = build_plan(settings(), resources=("actions", NOTIFICATION_EVENTS), now=pendulum.datetime(2026, 10, 10))
+    plan = plan_of(resources=("actions", NOTIFICATION_EVENTS))
     assert feed_tables(plan) == (NOTIFICATION_EVENTS,)

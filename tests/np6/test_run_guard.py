@@ -9,9 +9,15 @@ import httpx
 import pendulum
 import pytest
 
-from sources.np6.errors import NP6AuthError, NP6DeadlineReached, NP6NotFound, NP6ServerError, NP6Unreachable
+from sources.np6.errors import (
+    NP6AuthError,
+    NP6DeadlineReached,
+    NP6NotFound,
+    NP6ServerError,
+    NP6Unreachable,
+)
 from sources.np6.run import DEADLINE, FAILED, UNAVAILABLE, RunContext
-from tests.np6.test_plan_cursors import plan_of
+from tests.np6.runs import plan_of
 
 
 def context(required: frozenset[str] = frozenset()) -> RunContext:
