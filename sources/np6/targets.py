@@ -39,16 +39,14 @@ from . import warehouse
 from .client import NP6Client
 from .dimensions import list_dimension, management_date
 from .errors import NP6AuthError, NP6BadResponse, NP6ConfigError, NP6HTTPError, NP6NotFound
-from .events import EVENT_TABLES
 from .normalize import parse_iso
-from .settings import DIMENSION_ENDPOINTS
-from .warehouse import read_back
+from .settings import DIMENSION_ENDPOINTS, TARGETS_TABLE
+from .warehouse import new_target_ids, read_back
 
 log = logging.getLogger("np6.contacts")
 
 Row = dict[str, Any]
 
-TARGETS_TABLE = "targets"
 BOUNCES_TABLE = "target_bounces"
 TARGET_PATH = "/targets/{target_id}"
 STATE_KEY = "target_fields"
@@ -402,37 +400,6 @@ def read_catalogue(client: NP6Client) -> tuple[list[Any], list[Any]]:
     and unreplaced); [] for one this key may not read."""
     endpoints = {d.table: d for d in DIMENSION_ENDPOINTS}
     return list_dimension(client, endpoints["fields"]), list_dimension(client, endpoints["value_lists"])
-
-
-# --- new ids: what the warehouse knows ----------------------------------------------------------
-
-
-def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
-    """SQL (DuckDB and PostgreSQL) for the sorted receiver ids of the loaded event tables that
-    are not in `targets`; None when no event table has receiver columns."""
-    selects = []
-    for table in (t for t in EVENT_TABLES if t in tables):
-        parts = []
-        if "receiver_id" in tables[table]:
-            parts.append("receiver_id")
-        if {"receiver_type", "receiver_value"} <= tables[table]:
-            parts.append("CASE WHEN receiver_type = 'id' THEN receiver_value END")
-        if parts:
-            expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-            selects.append(f"SELECT {expr} AS id FROM {table}")
-    if not selects:
-        return None
-    where = "r.id IS NOT NULL"
-    if "id" in tables.get(TARGETS_TABLE, ()):
-        where += f" AND NOT EXISTS (SELECT 1 FROM {TARGETS_TABLE} t WHERE t.id = r.id)"
-    return f"SELECT DISTINCT r.id FROM ({' UNION '.join(selects)}) r WHERE {where} ORDER BY r.id"
-
-
-def new_target_ids() -> list[str]:
-    """Receiver ids of the loaded events with no `targets` row yet, sorted."""
-    ds = warehouse.dataset()
-    sql = new_ids_sql(warehouse.loaded_tables(ds))
-    return [] if sql is None else [str(r[0]) for r in ds(sql).fetchall()]
 
 
 # --- the resource ----------------------------------------------------------------------------
