@@ -51,7 +51,7 @@ from .export_bodies import Record, export_records
 from .normalize import parse_iso
 from .parallel import ordered_map
 from .run import RunContext
-from .warehouse import read_back
+from .warehouse import active_actions, derived_sql, read_back
 
 log = logging.getLogger("np6.exports")
 
@@ -222,41 +222,7 @@ def recipient_tables(
         yield rows_table(rows)
 
 
-# --- the warehouse: active actions and derived rows -----------------------------------------
-
-
-def _literal(value: str) -> str:
-    """A SQL string literal (ids come from NP6; quotes are doubled all the same)."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-_RECEIVER = "coalesce(receiver_id, CASE WHEN receiver_type = 'id' THEN receiver_value END)"
-_ACTION_EVENTS = "action_id IS NOT NULL AND coalesce(channel, '') <> 'notification'"
-
-
-def active_actions_sql(since: datetime) -> str:
-    """SQL (DuckDB and PostgreSQL) for the actions with a hit or activation at or after `since`."""
-    instant = f"CAST({_literal(since.astimezone(UTC).isoformat())} AS TIMESTAMP WITH TIME ZONE)"
-    parts = [f'SELECT DISTINCT action_id FROM {t} WHERE "timestamp" >= {instant} AND {_ACTION_EVENTS}'
-             for t in ("hits", "activations")]
-    return " UNION ".join(parts)
-
-
-def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
-    """SQL (DuckDB and PostgreSQL) for the rows of `export` computed from its event table."""
-    where = [f"action_id IN ({', '.join(_literal(a) for a in action_ids)})", f"{_RECEIVER} IS NOT NULL",
-             _ACTION_EVENTS]
-    if export.hit_type:
-        where.append(f"hit_type = {_literal(export.hit_type)}")
-    return (f"SELECT action_id, {_RECEIVER} AS receiver_id, max(receiver_unicity) AS receiver_unicity, "
-            f'max(receiver_hash) AS receiver_hash, min("timestamp") AS first_at, max("timestamp") AS last_at, '
-            f'count(*) AS "count" FROM {export.event_table} WHERE {" AND ".join(where)} '
-            f"GROUP BY action_id, {_RECEIVER}")  # fmt: skip
-
-
-def active_actions(dataset: Any, since: datetime) -> list[str]:
-    """Sorted ids of the actions still receiving events (a hit or activation since `since`)."""
-    return sorted(str(r[0]) for r in dataset(active_actions_sql(since)).fetchall())
+# --- derived rows: the warehouse's events as recipient rows ----------------------------------
 
 
 def derived_tables(dataset: Any, export: RecipientExport, action_ids: Sequence[str]) -> Iterator[pa.Table]:

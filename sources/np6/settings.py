@@ -39,6 +39,7 @@ ACTION_TARGET_ARCHIVES_PATH = "/actions/{action_id}/targets/{target_id}/archives
 TARGET_ARCHIVES_PATH = "/targets/{target_id}/archives"
 STAMP_ARCHIVES_PATH = "/actions/stamp/{stamp}/archives"
 ARCHIVES_TABLE = "archives"
+TARGETS_TABLE = "targets"  # contacts (targets.py); warehouse.py reads it back for new receivers
 
 
 class DimensionEndpoint(NamedTuple):

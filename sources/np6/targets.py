@@ -38,24 +38,16 @@ from . import warehouse
 from .bookkeeping import for_table
 from .client import NP6Client
 from .dimensions import list_dimension, management_date
-from .errors import (
-    NP6AuthError,
-    NP6BadResponse,
-    NP6ConfigError,
-    NP6HTTPError,
-    NP6NotFound,
-)
-from .events import EVENT_TABLES
+from .errors import NP6AuthError, NP6BadResponse, NP6ConfigError, NP6HTTPError, NP6NotFound
 from .normalize import parse_iso
 from .run import RunContext
-from .settings import DIMENSION_ENDPOINTS, DimensionEndpoint
-from .warehouse import read_back
+from .settings import DIMENSION_ENDPOINTS, TARGETS_TABLE, DimensionEndpoint
+from .warehouse import new_target_ids, read_back
 
 log = logging.getLogger("np6.contacts")
 
 Row = dict[str, Any]
 
-TARGETS_TABLE = "targets"
 BOUNCES_TABLE = "target_bounces"
 TARGET_PATH = "/targets/{target_id}"
 STATE_KEY = "target_fields"
@@ -419,37 +411,6 @@ def _optional_list(run: RunContext, endpoint: DimensionEndpoint) -> list[Any]:
             raise  # 401: the key is wrong, stop the load
         run.warn_once(f"catalogue {endpoint.path}", "targets: %s; field columns are named by field id", exc)
         return []
-
-
-# --- new ids: what the warehouse knows ----------------------------------------------------------
-
-
-def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
-    """SQL (DuckDB and PostgreSQL) for the sorted receiver ids of the loaded event tables that
-    are not in `targets`; None when no event table has receiver columns."""
-    selects = []
-    for table in (t for t in EVENT_TABLES if t in tables):
-        parts = []
-        if "receiver_id" in tables[table]:
-            parts.append("receiver_id")
-        if {"receiver_type", "receiver_value"} <= tables[table]:
-            parts.append("CASE WHEN receiver_type = 'id' THEN receiver_value END")
-        if parts:
-            expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-            selects.append(f"SELECT {expr} AS id FROM {table}")
-    if not selects:
-        return None
-    where = "r.id IS NOT NULL"
-    if "id" in tables.get(TARGETS_TABLE, ()):
-        where += f" AND NOT EXISTS (SELECT 1 FROM {TARGETS_TABLE} t WHERE t.id = r.id)"
-    return f"SELECT DISTINCT r.id FROM ({' UNION '.join(selects)}) r WHERE {where} ORDER BY r.id"
-
-
-def new_target_ids() -> list[str]:
-    """Receiver ids of the loaded events with no `targets` row yet, sorted."""
-    ds = warehouse.dataset()
-    sql = new_ids_sql(warehouse.loaded_tables(ds))
-    return [] if sql is None else [str(r[0]) for r in ds(sql).fetchall()]
 
 
 # --- the resource ----------------------------------------------------------------------------

@@ -5,20 +5,31 @@ are fetched for the receivers of the loaded events, so these resources query the
 destination (`pipeline.dataset()`). Some destinations cannot always be read back from here (a
 Delta lake needs DuckDB's `delta` extension, which DuckDB downloads on first use): then the
 resource says so in one warning and loads nothing, and the rest of the run goes on.
+
+So this module holds what reads the destination: `dataset` and `loaded_tables` (the tables that
+have rows), `read_back`/`refused` (a destination that refuses, as one warning), and the SQL, valid
+in DuckDB and PostgreSQL, of the recipient exports (`active_actions_sql`, `derived_sql`,
+`active_actions`) and of the contacts (`new_ids_sql`, `new_target_ids`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.destinations.exceptions import DatabaseException
 
+from .events import EVENT_TABLES
 from .run import RunContext
+from .settings import TARGETS_TABLE
+
+if TYPE_CHECKING:  # for the annotation only: exports.py imports this module
+    from .exports import RecipientExport
 
 log = logging.getLogger("np6.warehouse")
 REFUSED = "read back"  # the run's note (`RunContext.notes`) of why the destination refused a read
@@ -56,3 +67,71 @@ def read_back(run: RunContext, what: str) -> Iterator[None]:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         run.notes[REFUSED] = first
         log.warning("%s not loaded: the destination's event tables cannot be read back (%s)", what, first)
+
+
+# --- recipient exports: active actions and derived rows --------------------------------------
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal (ids come from NP6; quotes are doubled all the same)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+_RECEIVER = "coalesce(receiver_id, CASE WHEN receiver_type = 'id' THEN receiver_value END)"
+_ACTION_EVENTS = "action_id IS NOT NULL AND coalesce(channel, '') <> 'notification'"
+
+
+def active_actions_sql(since: datetime) -> str:
+    """SQL (DuckDB and PostgreSQL) for the actions with a hit or activation at or after `since`."""
+    instant = f"CAST({_literal(since.astimezone(UTC).isoformat())} AS TIMESTAMP WITH TIME ZONE)"
+    parts = [f'SELECT DISTINCT action_id FROM {t} WHERE "timestamp" >= {instant} AND {_ACTION_EVENTS}'
+             for t in ("hits", "activations")]
+    return " UNION ".join(parts)
+
+
+def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
+    """SQL (DuckDB and PostgreSQL) for the rows of `export` computed from its event table."""
+    where = [f"action_id IN ({', '.join(_literal(a) for a in action_ids)})", f"{_RECEIVER} IS NOT NULL",
+             _ACTION_EVENTS]
+    if export.hit_type:
+        where.append(f"hit_type = {_literal(export.hit_type)}")
+    return (f"SELECT action_id, {_RECEIVER} AS receiver_id, max(receiver_unicity) AS receiver_unicity, "
+            f'max(receiver_hash) AS receiver_hash, min("timestamp") AS first_at, max("timestamp") AS last_at, '
+            f'count(*) AS "count" FROM {export.event_table} WHERE {" AND ".join(where)} '
+            f"GROUP BY action_id, {_RECEIVER}")  # fmt: skip
+
+
+def active_actions(dataset: Any, since: datetime) -> list[str]:
+    """Sorted ids of the actions still receiving events (a hit or activation since `since`)."""
+    return sorted(str(r[0]) for r in dataset(active_actions_sql(since)).fetchall())
+
+
+# --- contacts: receivers with no `targets` row yet -------------------------------------------
+
+
+def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
+    """SQL (DuckDB and PostgreSQL) for the sorted receiver ids of the loaded event tables that
+    are not in `targets`; None when no event table has receiver columns."""
+    selects = []
+    for table in (t for t in EVENT_TABLES if t in tables):
+        parts = []
+        if "receiver_id" in tables[table]:
+            parts.append("receiver_id")
+        if {"receiver_type", "receiver_value"} <= tables[table]:
+            parts.append("CASE WHEN receiver_type = 'id' THEN receiver_value END")
+        if parts:
+            expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+            selects.append(f"SELECT {expr} AS id FROM {table}")
+    if not selects:
+        return None
+    where = "r.id IS NOT NULL"
+    if "id" in tables.get(TARGETS_TABLE, ()):
+        where += f" AND NOT EXISTS (SELECT 1 FROM {TARGETS_TABLE} t WHERE t.id = r.id)"
+    return f"SELECT DISTINCT r.id FROM ({' UNION '.join(selects)}) r WHERE {where} ORDER BY r.id"
+
+
+def new_target_ids() -> list[str]:
+    """Receiver ids of the loaded events with no `targets` row yet, sorted."""
+    ds = dataset()
+    sql = new_ids_sql(loaded_tables(ds))
+    return [] if sql is None else [str(r[0]) for r in ds(sql).fetchall()]

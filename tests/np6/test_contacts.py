@@ -35,13 +35,13 @@ from sources.np6.targets import (
     field_ids_of,
     field_specs,
     field_value,
-    new_ids_sql,
     redlist_columns,
     snake_ascii,
     target_columns,
     target_row,
     targets,
 )
+from sources.np6.warehouse import new_ids_sql
 from sources.np6.errors import NP6BadResponse, NP6ServerError
 from sources.np6.windows import Window
 

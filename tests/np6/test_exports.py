@@ -27,14 +27,13 @@ from sources.np6.exports import (
     BATCH_ROWS,
     EXPORT_ACCEPT,
     EXPORTS,
-    active_actions_sql,
     column_for,
-    derived_sql,
     read_export,
     read_exports,
     recipient_row,
     recipient_tables,
 )
+from sources.np6.warehouse import active_actions_sql, derived_sql
 
 KEY = "np6-TEST-KEY-exports"
 BASE = "https://np6.example.test"
