@@ -6,14 +6,15 @@ Only argument parsing, output and exit codes live here; the work is in `sources.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pipelines.commands import add_commands, add_destination_args
 from sources.np6.errors import NP6ConfigError, find_np6_error
-from sources.np6.settings import DATASET_NAME, PIPELINE_NAME
 
 EPILOG_LOAD = """\
 every [sources.np6] setting above also comes from the environment (SOURCES__NP6__WINDOW=6h) or
@@ -66,19 +67,19 @@ def _add_load(sub: Any) -> None:
     )
     p.add_argument("--start", help="backfill from this instant (ISO date/time, epoch ms, -7d)")
     p.add_argument("--end", help="backfill up to this instant, exclusive (default: now)")
-    p.add_argument("--destination", default="duckdb", help="any dlt destination (default duckdb)")
+    add_destination_args(p)
     p.add_argument("--table-format", choices=["delta", "iceberg"],
                    help="filesystem destination: write open tables that merge on id "
                    "(default: plain Parquet files, append only)")
-    p.add_argument("--dataset", default=DATASET_NAME, help=f"dataset/schema (default {DATASET_NAME})")
-    p.add_argument("--pipeline", default=PIPELINE_NAME, help=f"pipeline name (default {PIPELINE_NAME})")
     p.add_argument("-v", "--verbose", action="store_true", help="log every window read")
+    p.add_argument("--summary-json", metavar="FILE", help="write the run's summary as JSON to FILE")
     _setting_flags(p)
     p.set_defaults(func=cmd_load)
 
 
 def _add_resources(sub: Any) -> None:
     p = sub.add_parser("resources", help="list every resource: endpoint, cursor, write disposition")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_resources)
 
 
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_sandbox(sub)
     _add_resources(sub)
+    add_commands(sub)
     return parser
 
 
@@ -143,13 +145,18 @@ def cmd_load(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         range_start=args.start,
         range_end=args.end,
+        summary_json=args.summary_json,
         **setting_overrides(args),
     )
 
 
 def cmd_resources(args: argparse.Namespace) -> int:
+    from pipelines.operate import resource_rows
     from sources.np6.registry import REGISTRY
 
+    if args.json:
+        print(json.dumps(resource_rows(), indent=2))
+        return 0
     for r in REGISTRY:
         default = "default" if r.default else "opt-in (name it in --resources)"
         print(f"{r.name}: {default}; {r.write_disposition} on {r.primary_key}")

@@ -164,11 +164,12 @@ def load_and_report(
     range_start: Any = None,
     range_end: Any = None,
     transport: Any = None,
+    summary_json: str | None = None,
     **settings: Any,
 ) -> int:
     """Plan the run once (settings: any `[sources.np6]` key, winning over config), load it
-    (scheduled, or a backfill when range_start/range_end are given), print it, and return the
-    exit code."""
+    (scheduled, or a backfill when range_start/range_end are given), print it (and write it as
+    JSON to `summary_json`), and return the exit code."""
     if verbose:
         logging.getLogger("np6").setLevel(logging.INFO)
     run = open_run(range_start=range_start, range_end=range_end, transport=transport, **settings)
@@ -180,7 +181,12 @@ def load_and_report(
     finally:
         run.close()
     print_summary(summary)
-    return exit_code(summary)
+    code = exit_code(summary)
+    if summary_json:
+        from pipelines.operate import write_summary
+
+        write_summary(summary_json, summary, code)
+    return code
 
 
 def load_all() -> int:

@@ -23,6 +23,7 @@ from .reactivities import reactivities
 from .redlists import redlists
 from .run import RunContext
 from .settings import (
+    ACTIONS_PATH,
     ARCHIVES_PATH,
     ARCHIVES_TABLE,
     DEFAULT_ACTIVITY_HORIZON,
@@ -49,10 +50,13 @@ class Resource(NamedTuple):
     description: str
     phase: str = "events"  # `after`: runs once the event tables of the run are loaded
     optional: bool = True  # a 403/404 makes it unavailable (a warning), not a failure
+    probe: str = ""  # the GET `np6 check` asks to see whether the key may read it ("": none)
+    probe_params: str = "none"  # its query: `window` (start/end), `dates`, `cohort` or `none`
 
 
-def _event(table: str, endpoint: str, description: str) -> Resource:
-    return Resource(table, FEED, endpoint, WINDOWED, "merge", "id", True, description, optional=False)
+def _event(table: str, endpoint: str, description: str, probe: str) -> Resource:
+    return Resource(table, FEED, endpoint, WINDOWED, "merge", "id", True, description, optional=False,
+                    probe=probe, probe_params="window")
 
 
 def _export(table: str, kind: str, derived: str, what: str) -> Resource:
@@ -64,19 +68,22 @@ def _export(table: str, kind: str, derived: str, what: str) -> Resource:
 
 REGISTRY: tuple[Resource, ...] = (
     Resource("actions", "actions", "GET /actions, GET /actions/{id}", "none (full refresh)", "merge", "id",
-             True, "email/SMS actions (campaigns, messages) with subject and sender"),
+             True, "email/SMS actions (campaigns, messages) with subject and sender", probe=ACTIONS_PATH),
     *(_event(e.table, f"GET {MIXED_FEED_PATH} (or {e.account_path}, {e.action_path})",
-             f"one row per {e.event_type} event") for e in EVENT_ENDPOINTS),
-    _event("executions", f"GET {MIXED_FEED_PATH}", "execution events when the mixed feed carries them"),
+             f"one row per {e.event_type} event", e.account_path) for e in EVENT_ENDPOINTS),
+    _event("executions", f"GET {MIXED_FEED_PATH}", "execution events when the mixed feed carries them",
+           MIXED_FEED_PATH),
     _event("other_events", f"GET {MIXED_FEED_PATH}",
-           "any other event type (complaint, reply, new types): kept, never dropped"),
+           "any other event type (complaint, reply, new types): kept, never dropped", MIXED_FEED_PATH),
     Resource(ARCHIVES_TABLE, "archives", f"GET {ARCHIVES_PATH}", "sendingDate, [startDate, endDate) windows",
              "merge", "id", True,
-             "one row per archived email (signed .eml link, kept as sent, may be blank or expired)"),
+             "one row per archived email (signed .eml link, kept as sent, may be blank or expired)",
+             probe=ARCHIVES_PATH, probe_params="dates"),
     Resource("notification_events", FEED,
              "GET /notifications/{id}/events (else /notifications/{id}/events/{executions,cancellations,"
              "activations,hits,impressions,bounces,optouts})", WINDOWED, "merge", "id", True,
-             "push notification events, into the event tables above with channel = notification"),
+             "push notification events, into the event tables above with channel = notification",
+             probe="/notifications"),
     _export("action_recipients", "", "activations", "who received each action: first/last send, sends"),
     _export("action_openers", "opens", "hits (open)", "who opened each action: first/last open, opens"),
     _export("action_clickers", "clicks", "hits (redirection)", "who clicked each action: first/last click, clicks"),
@@ -85,18 +92,23 @@ REGISTRY: tuple[Resource, ...] = (
              "bounces in target_bounces", "after"),
     Resource("redlists", "redlists", "GET /targets/redlist/mail, GET /targets/redlist/sms",
              "redlist timestamp, [startDate, endDate) windows", "merge", "channel, target_id, timestamp", True,
-             "redlist (suppression) timeline of both channels with the origin"),
+             "redlist (suppression) timeline of both channels with the origin",
+             probe="/targets/redlist/mail", probe_params="dates"),
     Resource("action_reactivities", "reactivities", "GET /actions/reactivities (or /actions/{id}/reactivities)",
              "activation time, [activationStart, activationEnd) cohorts", "merge", "id", False,
-             "reactions (hits, bounces...) by send cohort, into table reactivities (opt-in)"),
+             "reactions (hits, bounces...) by send cohort, into table reactivities (opt-in)",
+             probe="/actions/reactivities", probe_params="cohort"),
     Resource("notification_reactivities", "reactivities", "GET /notifications/reactivities",
              "activation time, [activationStart, activationEnd) cohorts", "merge", "id", False,
-             "push reactions by send cohort, into table reactivities (opt-in)"),
+             "push reactions by send cohort, into table reactivities (opt-in)",
+             probe="/notifications/reactivities", probe_params="cohort"),
     Resource("campaign_events", "campaign_events", "POST /campaigns/{id}/events", WINDOWED, "merge",
              "campaign_id, event_id", False,
-             "events of each campaign's items into the event tables, and the campaign-event links (opt-in)"),
+             "events of each campaign's items into the event tables, and the campaign-event links (opt-in)",
+             probe="/campaigns"),
     *(Resource(d.table, "dimensions", f"GET {d.path}", "none (full refresh)", "merge", "id", True,
-               d.description + (" (deprecated endpoint)" if d.deprecated else "")) for d in DIMENSION_ENDPOINTS),
+               d.description + (" (deprecated endpoint)" if d.deprecated else ""), probe=d.path)
+      for d in DIMENSION_ENDPOINTS),
 )  # fmt: skip
 BY_NAME = {r.name: r for r in REGISTRY}
 RESOURCE_NAMES = tuple(BY_NAME)
