@@ -36,22 +36,21 @@ examples:
 
 def _setting_flags(p: argparse.ArgumentParser) -> None:
     """One flag per `[sources.np6]` setting (but the key), typed like the setting; unset = None."""
-    from sources.np6.config import SETTINGS_HELP, NP6Settings, setting_env
+    from sources.np6.config import SETTINGS_HELP, NP6Settings, setting_env, setting_type
 
     group = p.add_argument_group("settings ([sources.np6]; flag > environment > .dlt/config.toml)")
     defaults = NP6Settings()
     for name, text in SETTINGS_HELP.items():
         if name == "api_key":
             continue
-        default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")
         extra = ["--actions"] if name == "action_ids" else []
-        shown = f"{text} ({setting_env(name)}; default {default})"
-        if isinstance(default, bool):
+        shown = f"{text} ({setting_env(name)}; default {getattr(defaults, name)})"
+        kind = setting_type(name)
+        if kind is bool:
             group.add_argument(flag, *extra, dest=name, action="store_const", const=True, help=shown)
-            continue
-        kind = type(default) if isinstance(default, (int, float)) and default is not None else str
-        group.add_argument(flag, *extra, dest=name, type=kind, metavar=name.upper(), help=shown)
+        else:
+            group.add_argument(flag, *extra, dest=name, type=kind, metavar=name.upper(), help=shown)
 
 
 def _add_load(sub: Any) -> None:

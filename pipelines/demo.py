@@ -119,11 +119,11 @@ def run_demo(*, events_per_day: int, actions: int, days: int, seed: int, duckdb_
         settings = dict(base_url=server.url, api_key=spec.api_key, start_date=start.to_iso8601_string(),
                         lookback="0s")  # fmt: skip
         print("Loading every default resource (np6 load):")
-        summary = load_once(pipeline, commit_every=days + 1, **settings)
+        summary = load_once(pipeline, **settings)
         recent = pendulum.today("UTC").subtract(days=min(days, OPT_IN_DAYS))
         print(f"Loading the opt-in resources for the last {min(days, OPT_IN_DAYS)} days "
               f"(np6 load --resources {','.join(OPT_IN)} --start {recent.to_date_string()}):")
-        extra = load_once(pipeline, resources=list(OPT_IN), commit_every=days + 1,
+        extra = load_once(pipeline, resources=list(OPT_IN),
                           range_start=recent.to_iso8601_string(), **settings)  # fmt: skip
         summary.rows.update(extra.rows)
         summary.seconds += extra.seconds

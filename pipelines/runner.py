@@ -3,8 +3,9 @@
 One run follows one `RunContext` (one plan, one client, one deadline)::
 
     lock ─► finish a pending package ─► repair missing tables ─► plan the feed's windows once
-      ─► events phase: one `pipeline.run` per commit group of `commit_every` windows (the first
-         group also runs every other resource of the phase: dimensions, archives, redlists...)
+      ─► events phase: one `pipeline.run` per commit group, which ends at the first window
+         boundary past `commit_rows` event rows or `commit_seconds` (or `commit_every` windows);
+         the first group also runs every other resource of the phase (dimensions, archives...)
       ─► after phase: one `pipeline.run` of the resources that read the loaded event tables
          (recipient exports, contacts)
 
@@ -35,9 +36,9 @@ from sources.np6 import np6_source, open_run
 from sources.np6.errors import NP6Error, NP6HTTPError, find_np6_error
 from sources.np6.events import EVENT_TABLES, FEED, feed_windows
 from sources.np6.registry import feed_resources, in_phase
-from sources.np6.run import DEADLINE, Outcome, RunContext
+from sources.np6.run import DEADLINE, GroupBudget, Outcome, RunContext
 from sources.np6.settings import REJECTED_TABLE, SOURCE_NAME, WINDOWS_TABLE
-from sources.np6.windows import Window, batched, format_instant
+from sources.np6.windows import Window, format_instant
 
 LOCK_SUFFIX = ".load.lock"
 
@@ -164,9 +165,9 @@ class _Load:
     table_format: str | None
     started: float = field(default_factory=time.monotonic)
 
-    def load(self, windows: list[Window] | None, names: tuple[str, ...]) -> None:
-        """One `pipeline.run` of `names`, the feed reading `windows`."""
-        source = np6_source(self.run.for_group(windows), resources=list(names))
+    def load(self, windows: list[Window] | None, names: tuple[str, ...], budget: GroupBudget | None = None) -> None:
+        """One `pipeline.run` of `names`, the feed reading `windows` as far as `budget` allows."""
+        source = np6_source(self.run.for_group(windows, budget), resources=list(names))
         info = self.pipeline.run(source, loader_file_format=loader_format(self.pipeline),  # type: ignore[arg-type]
                                  table_format=self.table_format)  # type: ignore[arg-type]
         self._count(info)
@@ -249,27 +250,40 @@ def _prepare(pipeline: dlt.Pipeline, run: RunContext, progress: Callable[[str], 
 
 
 def _events_phase(job: _Load) -> None:
-    """Group 0: every resource of the phase with the first windows; then the feed alone."""
-    names = in_phase(job.run.plan.resources, "events")
+    """Group 0: every resource of the phase with the first windows; then the feed alone, each
+    group from the first window the one before left, until the plan is done."""
+    plan = job.run.plan
+    names = in_phase(plan.resources, "events")
     feed = feed_resources(names)
     if not names:
         return
     state = job.pipeline.state.get("sources", {}).get(SOURCE_NAME, {})
-    windows = feed_windows(job.run.plan, state) if feed else []
+    windows = feed_windows(plan, state) if feed else []
     job.summary.planned_windows = len(windows)
-    groups = list(batched(windows, job.run.plan.commit_every)) or [[]]
-    for number, group in enumerate(groups):
-        if number and (job.run.stopped(FEED) or job.run.deadline_passed):
+    first = True
+    while first or job.summary.feed_windows < len(windows):
+        if not first and (job.run.stopped(FEED) or job.run.deadline_passed):
             break
-        job.summary.next_window = format_instant(group[0].start) if group else None
-        job.load(group, names if number == 0 else feed)
-        if not job.run.stopped(FEED):
-            job.summary.feed_windows += len(group)
-            job.summary.next_window = None
+        done = _group(job, windows[job.summary.feed_windows:], names if first else feed)
+        first = False
         if feed:
             job.say_progress()
+        if done == 0:  # nothing could be read (the feed stopped): the next run continues
+            break
     if job.summary.feed_windows < len(windows):
         job.summary.next_window = format_instant(windows[job.summary.feed_windows].start)
+
+
+def _group(job: _Load, windows: list[Window], names: tuple[str, ...]) -> int:
+    """One commit group over the first of `windows` its budget allows; the windows it loaded."""
+    plan = job.run.plan
+    share = windows[: plan.commit_every] if plan.commit_every else windows
+    budget = GroupBudget(plan.commit_rows, plan.commit_seconds)
+    job.summary.next_window = format_instant(share[0].start) if share else None
+    job.load(share, names, budget)
+    job.summary.feed_windows += budget.windows_done
+    job.summary.next_window = None
+    return budget.windows_done
 
 
 def _after_phase(job: _Load) -> None:

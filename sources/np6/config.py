@@ -9,6 +9,7 @@ README). `resolve_settings` reads them and turns dlt's configuration errors into
 
 from __future__ import annotations
 
+import typing
 from typing import Any, Optional
 
 from dlt.common.configuration import configspec, resolve_configuration
@@ -23,7 +24,8 @@ from .errors import NP6ConfigError
 from .settings import (
     DEFAULT_ACTIVITY_HORIZON,
     DEFAULT_BASE_URL,
-    DEFAULT_COMMIT_WINDOWS,
+    DEFAULT_COMMIT_ROWS,
+    DEFAULT_COMMIT_SECONDS,
     DEFAULT_CONCURRENCY,
     DEFAULT_DEADLINE,
     DEFAULT_LOOKBACK,
@@ -56,7 +58,9 @@ class NP6Settings(BaseConfiguration):
     resources: Optional[Any] = None
     action_ids: Optional[Any] = None
     hit_classification: Optional[str] = None
-    commit_every: int = DEFAULT_COMMIT_WINDOWS
+    commit_every: Optional[int] = None
+    commit_rows: int = DEFAULT_COMMIT_ROWS
+    commit_seconds: float = DEFAULT_COMMIT_SECONDS
     decode_workers: Optional[int] = None
     max_attempts: int = 6
     backoff_base: float = 1.0
@@ -83,7 +87,9 @@ SETTINGS_HELP: dict[str, str] = {
     "resources": "resources to load, a list or comma-separated (default: every default one)",
     "action_ids": "read the per-action feeds of these actions instead of the account-wide one",
     "hit_classification": "ask NP6 for robot hits only (e.g. genericrobot,mpp,gsr)",
-    "commit_every": "windows per commit group (rows and cursor land together)",
+    "commit_every": "at most this many windows per commit group (rows and cursors land together)",
+    "commit_rows": "a commit group ends at the first window boundary past this many event rows",
+    "commit_seconds": "a commit group ends at the first window boundary past this many seconds",
     "decode_workers": "processes that parse responses beside the main one (default: cores)",
     "max_attempts": "requests per call before giving up on 5xx, timeouts or bad bodies",
     "backoff_base": "first backoff ceiling in seconds (doubles per attempt, full jitter)",
@@ -95,6 +101,13 @@ SETTINGS_HELP: dict[str, str] = {
     "reactivity_horizon": "opt-in reactivities re-read the send cohorts this recent",
     "max_targets": "contacts fetched per run at most (one request each); the rest next run",
 }
+
+
+def setting_type(name: str) -> type:
+    """The Python type a setting's value has (`int`, `float`, `bool` or `str`; `str` for lists)."""
+    hint = NP6Settings.get_resolvable_fields()[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return args[0] if args[0] in (int, float, bool) else str
 
 
 def setting_env(name: str) -> str:

@@ -180,6 +180,8 @@ class WindowedRead:
         self.state = dlt.current.source_state() if source_state is None else source_state
         planned = plan_windows(plan, self.state, self.scopes, lookback=lookback) if windows is None else windows
         self.windows: list[Window] = list(planned)
+        self._index = {w: i for i, w in enumerate(self.windows)}
+        self._completed = 0
 
     @property
     def span(self) -> Window | None:
@@ -189,10 +191,14 @@ class WindowedRead:
     def done(self, window: Window) -> None:
         """The rows of `window` were all yielded: move the cursors to its end."""
         mark_done(self.plan, self.state, self.scopes, window)
+        self._completed = max(self._completed, 1 + self._index.get(window, -1))
 
-    def track(self, items: Iterable[T], window_of: Callable[[T], Window]) -> Iterator[T]:
+    def track(
+        self, items: Iterable[T], window_of: Callable[[T], Window], *, cut_short: Callable[[], bool] = lambda: False
+    ) -> Iterator[T]:
         """Yield `items` (in window order); a window is done once an item of a later window
-        comes, and every window once the last item was taken."""
+        comes, and every window once the last item was taken (only the last one seen when
+        `cut_short()` says the items stopped before the last window). `completed` counts them."""
         current: Window | None = None
         for item in items:
             window = window_of(item)
@@ -200,5 +206,11 @@ class WindowedRead:
                 self.done(current)
             current = window
             yield item
-        if self.windows:
-            self.done(self.windows[-1])
+        last = current if cut_short() else (self.windows[-1] if self.windows else None)
+        if last is not None:
+            self.done(last)
+
+    @property
+    def completed(self) -> int:
+        """How many of `windows` are done, from the first."""
+        return self._completed

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -55,7 +55,7 @@ from .push import (
     NOTIFICATION_MIXED_PATH,
     list_notification_ids,
 )
-from .run import DEADLINE, Outcome, RunContext
+from .run import DEADLINE, GroupBudget, Outcome, RunContext
 from .settings import (
     EVENT_ENDPOINTS,
     EVENT_ENDPOINTS_BY_TABLE,
@@ -251,15 +251,18 @@ def read_batches(
     concurrency: int,
     workers: int = 0,
     limits: SplitLimits = SplitLimits(),
+    more: Callable[[], bool] = lambda: True,
 ) -> Iterator[WindowBatch]:
     """Read `units` with up to `concurrency` requests in flight; yield them in plan order.
 
-    A guessed route answering 404 is skipped for the rest of this call (see `GuessedPaths`).
+    Before the first unit of each new window, `more()` may say stop: no unit of that window or
+    later is sent, so the batches yielded cover whole windows. A guessed route answering 404 is
+    skipped for the rest of this call (see `GuessedPaths`).
     """
     guessed = GuessedPaths()
+    todo = _while(units, more)
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="np6") as threads:
         pending: deque[Future[list[WindowBatch]]] = deque()
-        todo = iter(units)
         for unit in todo:
             pending.append(threads.submit(read_unit, client, unit, workers, limits, guessed))
             if len(pending) >= max(1, concurrency):
@@ -270,6 +273,16 @@ def read_batches(
             if next_unit is not None:
                 pending.append(threads.submit(read_unit, client, next_unit, workers, limits, guessed))
             yield from batches
+
+
+def _while(units: Sequence[ReadUnit], more: Callable[[], bool]) -> Iterator[ReadUnit]:
+    """`units` until `more()` says no at the start of a window."""
+    current: Window | None = None
+    for unit in units:
+        if current is not None and unit.window != current and not more():
+            return
+        current = unit.window
+        yield unit
 
 
 def window_record(batch: WindowBatch) -> dict[str, Any]:
@@ -338,8 +351,11 @@ def _feed_batches(run: RunContext, read: WindowedRead) -> Iterator[WindowBatch]:
     if NOTIFICATION_EVENTS in tables and read.windows and not run.stopped(NOTIFICATION_EVENTS):
         pushed = yield from _notification_units(run, read)
         units = sorted(units + pushed, key=lambda unit: unit.window.start)  # stable: per window
-    batches = read_batches(run.client, units, plan.concurrency, plan.decode_workers, plan.limits)
-    for done, batch in enumerate(read.track(batches, _window_of), start=1):
+    budget = run.budget or GroupBudget()
+    batches = read_batches(run.client, units, plan.concurrency, plan.decode_workers, plan.limits, budget.more)
+    for done, batch in enumerate(read.track(batches, _window_of, cut_short=lambda: budget.spent), start=1):
+        budget.add(sum(t.num_rows for t in batch.tables.values()))
+        budget.windows_done = read.completed
         log.info(
             "%s%s %s: %d rows, %d request(s) [%d/%d]",
             batch.unit.resource,
@@ -351,6 +367,7 @@ def _feed_batches(run: RunContext, read: WindowedRead) -> Iterator[WindowBatch]:
             len(units),
         )
         yield batch
+    budget.windows_done = read.completed
 
 
 def _notification_units(run: RunContext, read: WindowedRead) -> Generator[WindowBatch, None, list[ReadUnit]]:

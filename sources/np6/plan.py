@@ -55,7 +55,9 @@ class RunPlan:
     timeout: float = 120.0
     deadline: timedelta = timedelta(minutes=45)
     strict: bool = False
-    commit_every: int = 7
+    commit_every: int | None = None
+    commit_rows: int = 1_000_000
+    commit_seconds: float = 300.0
     decode_workers: int = 0
     max_attempts: int = 6
     backoff_base: float = 1.0
@@ -150,7 +152,9 @@ def build_plan(
         timeout=float(settings.timeout),
         deadline=parse_duration(settings.deadline, setting="deadline"),
         strict=bool(settings.strict),
-        commit_every=_count(settings.commit_every, "commit_every"),
+        commit_every=None if settings.commit_every is None else _count(settings.commit_every, "commit_every"),
+        commit_rows=_count(settings.commit_rows, "commit_rows"),
+        commit_seconds=_positive(settings.commit_seconds, "commit_seconds"),
         decode_workers=_workers(settings.decode_workers),
         max_attempts=_count(settings.max_attempts, "max_attempts"),
         backoff_base=float(settings.backoff_base),
@@ -164,6 +168,12 @@ def build_plan(
     )
     _check_size(plan)
     return plan
+
+
+def _positive(value: Any, setting: str) -> float:
+    if value is None or float(value) <= 0:
+        raise NP6ConfigError(f"{setting} must be positive, got {value!r}")
+    return float(value)
 
 
 def _workers(value: int | None) -> int:

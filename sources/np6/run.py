@@ -48,6 +48,29 @@ log = logging.getLogger("np6.run")
 UNAVAILABLE, FAILED, DEADLINE = "unavailable", "failed", "deadline"
 
 
+class GroupBudget:
+    """How much one commit group of the event feed reads: it ends at the first window boundary
+    past `rows` event rows or `seconds` seconds. `windows_done` says how far it got."""
+
+    def __init__(self, rows: int | None = None, seconds: float | None = None) -> None:
+        self.rows, self.seconds = rows, seconds
+        self.started = time.monotonic()
+        self.rows_read = 0
+        self.spent = False  # set once `more` said no: the group stopped before its last window
+        self.windows_done = 0
+
+    def add(self, rows: int) -> None:
+        """Count rows the feed read."""
+        self.rows_read += rows
+
+    def more(self) -> bool:
+        """True while the group may start reading another window."""
+        within = (self.rows is None or self.rows_read < self.rows) and (
+            self.seconds is None or time.monotonic() - self.started < self.seconds)
+        self.spent = self.spent or not within
+        return within
+
+
 class Outcome(NamedTuple):
     """How a resource that did not finish ended: `status`, the endpoint, the one-line reason."""
 
@@ -71,6 +94,7 @@ class RunContext:
     required: frozenset[str] = frozenset()  # outcome names whose 403/404 is a failure
     outcomes: dict[str, Outcome] = dataclasses.field(default_factory=dict)
     feed_windows: list[Window] | None = None
+    budget: GroupBudget | None = None  # the current commit group's budget (None: read them all)
     warned: set[str] = dataclasses.field(default_factory=set)
     notes: dict[str, str] = dataclasses.field(default_factory=dict)  # e.g. why a read-back failed
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
@@ -88,9 +112,10 @@ class RunContext:
         )  # fmt: skip
         return cls(plan, client, required)
 
-    def for_group(self, windows: list[Window] | None) -> RunContext:
-        """The same run (client, outcomes, warnings shared) reading `windows` of the feed."""
-        return dataclasses.replace(self, feed_windows=windows)
+    def for_group(self, windows: list[Window] | None, budget: GroupBudget | None = None) -> RunContext:
+        """The same run (client, outcomes, warnings shared) reading `windows` of the feed, as
+        far as `budget` allows."""
+        return dataclasses.replace(self, feed_windows=windows, budget=budget)
 
     @property
     def deadline_passed(self) -> bool:

@@ -22,7 +22,11 @@ DEFAULT_WINDOW = "1d"  # one request per window: NP6 event endpoints have no pag
 DEFAULT_LOOKBACK = "1h"  # re-read for events published late; merge on id makes it free of duplicates
 DEFAULT_SAFETY_MARGIN = "5m"  # never read closer to "now" than this
 DEFAULT_CONCURRENCY = 4  # requests in flight at once
-DEFAULT_COMMIT_WINDOWS = 7  # windows loaded (and checkpointed) per commit by the CLI
+# A commit group (rows and cursors landing in one dlt load) ends at the first window boundary
+# past either bound: large enough that a backfill is a few loads, small enough that a kill loses
+# little. `commit_every` can cap the windows of a group too (none by default).
+DEFAULT_COMMIT_ROWS = 1_000_000  # event rows read by a commit group
+DEFAULT_COMMIT_SECONDS = 300.0  # seconds a commit group reads
 DEFAULT_TIMEOUT = 120.0  # seconds; a day of events can be a large body
 DEFAULT_DEADLINE = "45m"  # a run stops cleanly after this long: an hourly job never overlaps itself
 DEFAULT_ACTIVITY_HORIZON = "30d"  # recipient exports: only actions with events this recent

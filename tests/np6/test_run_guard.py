@@ -75,3 +75,32 @@ def test_one_client_serves_every_group_of_a_run() -> None:
     group = run.for_group([])
     assert group.client is run.client and group.outcomes is run.outcomes
     assert run.plan.now == pendulum.datetime(2026, 10, 10, 12, tz="UTC")
+
+
+def test_a_commit_group_ends_at_a_window_boundary_past_its_row_budget() -> None:
+    import orjson
+
+    from sources.np6.cursors import WindowedRead, scopes
+    from sources.np6.events import plan_units, read_batches
+    from sources.np6.run import GroupBudget
+    from sources.np6.windows import tile
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        start = request.url.params["start"]
+        events = [{"type": "activation", "id": f"{start}-{n}", "timestamp": 1790812800000 + n} for n in range(3)]
+        return httpx.Response(200, content=orjson.dumps(events), headers={"content-type": "application/json"})
+
+    run = RunContext.open(plan_of(), transport=httpx.MockTransport(answer))
+    windows = tile(pendulum.datetime(2026, 10, 1), pendulum.datetime(2026, 10, 7), "1d")
+    read = WindowedRead(run.plan, scopes(["activations"]), windows=windows, source_state={})
+    budget = GroupBudget(rows=1)
+    units = plan_units(windows, ("activations",), None)
+    batches = read_batches(run.client, units, 1, 0, run.plan.limits, budget.more)
+    seen = [b.unit.window for b in read.track(batches, lambda b: b.unit.window, cut_short=lambda: budget.spent)
+            if not budget.add(3)]
+    assert budget.spent and 1 <= len(seen) < len(windows)  # stopped early, on whole windows
+    assert read.completed == len(seen)
+    assert read.state["resources"]["activations"]["cursor"] == seen[-1].end.to_iso8601_string()
+    whole = GroupBudget()
+    batches = read_batches(run.client, units, 2, 0, run.plan.limits, whole.more)
+    assert len(list(batches)) == len(windows) and not whole.spent
