@@ -51,7 +51,7 @@ from .export_bodies import Record, export_records
 from .normalize import parse_iso
 from .parallel import ordered_map
 from .run import RunContext
-from .warehouse import active_actions, derived_sql, read_back
+from .warehouse import active_actions, derived_sql, last_event_load, read_back
 
 log = logging.getLogger("np6.exports")
 
@@ -352,6 +352,10 @@ def read_exports(run: RunContext, export: RecipientExport, action_ids: Sequence[
                 break
 
 
+# Resource state of each recipient table: the newest event load its last scheduled export saw.
+EXPORTED_UP_TO = "events_loaded_up_to"
+
+
 def recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
     """All rows of one recipient table for the active (or given) actions, export first; nothing
     (and one warning) when the destination cannot be read back."""
@@ -369,7 +373,15 @@ def _recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
                     "first (resources hits, activations); nothing exported", export.table)
         return
     until = (plan.range_end or plan.now) if plan.backfill else plan.now
-    actions = list(plan.action_ids) if plan.action_ids else active_actions(dataset, until - plan.activity_horizon)
+    # A scheduled run re-exports only the actions with events loaded since its last export: an
+    # action whose events did not change has the same recipients (see `EXPORTED_UP_TO`).
+    state = dlt.current.resource_state(export.table)
+    tables = warehouse.loaded_tables(dataset)
+    by_load = all("_dlt_load_id" in tables[t] for t in ("hits", "activations"))
+    newer = state.get(EXPORTED_UP_TO) if by_load and not plan.backfill else None
+    latest = last_event_load(dataset) if by_load else None
+    actions = list(plan.action_ids) if plan.action_ids else active_actions(
+        dataset, until - plan.activity_horizon, newer)
     tally: Counter[str] = Counter()
     rows: Counter[str] = Counter()
     derive = actions if export.path is None else []
@@ -386,6 +398,8 @@ def _recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
     for table in derived_tables(dataset, export, derive):
         tally["derived"] += table.num_rows
         yield table
+    if latest and not plan.backfill and not plan.action_ids:
+        state[EXPORTED_UP_TO] = latest
     log.info("%s: %d action(s): %d rows exported for %d, %d rows derived from %s for %d",
              export.table, len(actions), sum(rows.values()), tally["export"], tally["derived"],
              export.event_table, len(derive))

@@ -81,12 +81,19 @@ _RECEIVER = "coalesce(receiver_id, CASE WHEN receiver_type = 'id' THEN receiver_
 _ACTION_EVENTS = "action_id IS NOT NULL AND coalesce(channel, '') <> 'notification'"
 
 
-def active_actions_sql(since: datetime) -> str:
-    """SQL (DuckDB and PostgreSQL) for the actions with a hit or activation at or after `since`."""
+def active_actions_sql(since: datetime, loaded_after: str | None = None) -> str:
+    """SQL (DuckDB and PostgreSQL) for the actions with a hit or activation at or after `since`
+    (and, with `loaded_after`, only among the rows of loads after that load id)."""
     instant = f"CAST({_literal(since.astimezone(UTC).isoformat())} AS TIMESTAMP WITH TIME ZONE)"
-    parts = [f'SELECT DISTINCT action_id FROM {t} WHERE "timestamp" >= {instant} AND {_ACTION_EVENTS}'
+    newer = f" AND _dlt_load_id > {_literal(loaded_after)}" if loaded_after else ""
+    parts = [f'SELECT DISTINCT action_id FROM {t} WHERE "timestamp" >= {instant} AND {_ACTION_EVENTS}{newer}'
              for t in ("hits", "activations")]
     return " UNION ".join(parts)
+
+
+def last_event_load_sql() -> str:
+    """SQL for the newest load id of the `hits` and `activations` rows."""
+    return "SELECT max(l) FROM (SELECT max(_dlt_load_id) AS l FROM hits UNION ALL SELECT max(_dlt_load_id) FROM activations) t"
 
 
 def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
@@ -101,9 +108,16 @@ def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
             f"GROUP BY action_id, {_RECEIVER}")  # fmt: skip
 
 
-def active_actions(dataset: Any, since: datetime) -> list[str]:
-    """Sorted ids of the actions still receiving events (a hit or activation since `since`)."""
-    return sorted(str(r[0]) for r in dataset(active_actions_sql(since)).fetchall())
+def active_actions(dataset: Any, since: datetime, loaded_after: str | None = None) -> list[str]:
+    """Sorted ids of the actions still receiving events (a hit or activation since `since`,
+    among the rows loaded after the load `loaded_after` when given)."""
+    return sorted(str(r[0]) for r in dataset(active_actions_sql(since, loaded_after)).fetchall())
+
+
+def last_event_load(dataset: Any) -> str | None:
+    """The newest load id of the loaded hits and activations (None when they have no rows)."""
+    rows = dataset(last_event_load_sql()).fetchall()
+    return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
 # --- contacts: receivers with no `targets` row yet -------------------------------------------
