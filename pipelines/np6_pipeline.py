@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common import json
 from dlt.common.destination import Destination
+from dlt.common.pipeline import get_dlt_pipelines_dir
+from dlt.pipeline.pipeline import Pipeline
 
+from pipelines.postgres import postgres
 from sources.np6.errors import NP6ConfigError
 from sources.np6.runner import LoadSummary, run_load
 from sources.np6.settings import (
@@ -69,10 +73,13 @@ def named_destination(name: str, pipeline_name: str = PIPELINE_NAME) -> Destinat
     (`np6_staging_<pipeline>`): pipelines loading one dataset at the same time must not truncate
     each other's staging tables.
     """
-    if pipeline_name == PIPELINE_NAME:
-        return Destination.from_reference(name)
-    suffix = re.sub(r"\W+", "_", pipeline_name).lower()
-    return Destination.from_reference(name, staging_dataset_name_layout=f"%s_staging_{suffix}")
+    layout: dict[str, Any] = {}
+    if pipeline_name != PIPELINE_NAME:
+        suffix = re.sub(r"\W+", "_", pipeline_name).lower()
+        layout = {"staging_dataset_name_layout": f"%s_staging_{suffix}"}
+    if name == "postgres":  # a DSN may leave out the password
+        return postgres(**layout)
+    return Destination.from_reference(name, **layout)
 
 
 def make_pipeline(
@@ -88,12 +95,33 @@ def make_pipeline(
         destination = duckdb_destination(dataset)
     elif isinstance(destination, str):
         destination = named_destination(destination, pipeline_name)
-    return dlt.pipeline(
-        pipeline_name=pipeline_name,
-        destination=destination,
-        dataset_name=dataset,
-        **{**schema_paths(), **kwargs},
-    )
+    settings = dict(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset,
+                    **{**schema_paths(), **kwargs})
+    try:
+        return dlt.pipeline(**settings)
+    except ValueError:  # orjson.JSONDecodeError: a state.json cut short by a crash or a full disk
+        if not set_aside_unreadable_state(pipeline_name, kwargs.get("pipelines_dir")):
+            raise
+        return dlt.pipeline(**settings)
+
+
+def set_aside_unreadable_state(pipeline_name: str, pipelines_dir: str | None = None) -> bool:
+    """Move an unreadable local `state.json` to `<pipelines dir>/<name>.state.json.unreadable`
+    and say so; True if it did. Without it dlt restores the state (cursors included) from the
+    destination, where each load stores it, at the next run (and wipes the working folder, so
+    the copy is kept beside it); nothing is lost that the destination holds."""
+    state = Path(pipelines_dir or get_dlt_pipelines_dir()) / pipeline_name / Pipeline.STATE_FILE
+    try:
+        json.loads(state.read_text("utf-8", "replace"))
+        return False
+    except FileNotFoundError:
+        return False
+    except ValueError:
+        moved = state.parent.with_name(f"{pipeline_name}.{Pipeline.STATE_FILE}.unreadable")
+        state.replace(moved)
+    print(f"np6: warning: the local pipeline state {state} was unreadable; moved it to {moved}, "
+          "restoring it from the destination", file=sys.stderr)
+    return True
 
 
 def describe_destination(pipeline: dlt.Pipeline) -> str:
