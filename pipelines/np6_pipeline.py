@@ -155,8 +155,10 @@ def print_summary(summary: LoadSummary) -> None:
         print(f"  {table:<28}{rows:>12,}")
     print(f"Rejected rows (kept in _np6_rejected with reason and raw JSON): {summary.rejected:,}")
     waits = summary.waits
-    if waits.get("retries"):
-        print(f"Waited {waits.get('waited_seconds', 0):.1f} s over {waits['retries']:.0f} retries "
+    # Pauses the client takes on its own when X-RateLimit-Remaining runs low are waits too, with
+    # or without a 429 (a retry): whether one slips in first is a race between the threads.
+    if waits.get("retries") or waits.get("rate_limited_waits"):
+        print(f"Waited {waits.get('waited_seconds', 0):.1f} s over {waits.get('retries', 0):.0f} retries "
               f"({waits.get('rate_limited_waits', 0):.0f} rate-limit pauses totalling "
               f"{waits.get('rate_limited_seconds', 0):.1f} s, the rest backoff after errors).")
 
