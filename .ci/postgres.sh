@@ -8,6 +8,8 @@
 # - Otherwise initdb a private cluster in $NP6_PG_DIR (default /tmp/np6-postgres), listening on
 #   127.0.0.1:$NP6_PG_PORT (default 54329) only, start it (idempotent: a running one is reused),
 #   and create the role and database `np6` (password `np6`). The system cluster is untouched.
+#   When this run started the server, it also prints `export NP6_PG_STARTED=<dir>`: whoever
+#   evaluates it stops that server when done, with `.ci/postgres.sh stop` (make test does).
 # Everything but the final `export` line goes to stderr, so `eval` sees only the DSN.
 set -euo pipefail
 
@@ -16,6 +18,7 @@ PG_PORT="${NP6_PG_PORT:-54329}"
 DSN="postgresql://np6:np6@127.0.0.1:${PG_PORT}/np6"
 
 say() { echo "postgres.sh: $*" >&2; }
+STARTED=""
 
 reachable() {  # $1: DSN
     command -v psql >/dev/null && psql "$1" -Atqc 'select 1' >/dev/null 2>&1
@@ -30,6 +33,14 @@ fi
 pg_bin() {  # newest installed server's bin directory
     ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1
 }
+
+if [[ "${1:-}" == stop ]]; then  # stop the private cluster in $NP6_PG_DIR (if running)
+    [[ "$(id -u)" == 0 ]] && run() { runuser -u postgres -- "$@"; } || run() { "$@"; }
+    if run "$(pg_bin)/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1; then
+        run "$(pg_bin)/pg_ctl" -D "$PG_DIR" -m fast -w stop >/dev/null && say "stopped $PG_DIR"
+    fi
+    exit 0
+fi
 
 if [[ -z "$(pg_bin)" || ! -x "$(pg_bin)/initdb" ]]; then
     if [[ "$(id -u)" != 0 ]]; then
@@ -64,6 +75,7 @@ if ! as_owner "$BIN/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1; then
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_owner "$BIN/pg_ctl" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 60 start \
         -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off" >/dev/null
+    STARTED="$PG_DIR"
 fi
 
 ADMIN="postgresql://postgres@127.0.0.1:${PG_PORT}/postgres"
@@ -76,3 +88,4 @@ fi
 reachable "$DSN" || { say "server started but $DSN does not answer; see $PG_DIR/server.log"; exit 1; }
 say "ready: $DSN"
 echo "export NP6_TEST_POSTGRES='${DSN}'"
+[[ -z "$STARTED" ]] || echo "export NP6_PG_STARTED='${STARTED}'"

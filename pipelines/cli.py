@@ -10,11 +10,11 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
 from pipelines.commands import add_commands, add_destination_args
-from sources.np6.errors import NP6ConfigError, find_np6_error
 
 EPILOG_LOAD = """\
 every [sources.np6] setting above also comes from the environment (SOURCES__NP6__WINDOW=6h) or
@@ -111,12 +111,23 @@ def _add_sandbox(sub: Any) -> None:
     p.set_defaults(func=cmd_sandbox)
 
 
+def _version() -> str:
+    """`np6 0.1.0 (dlt 1.31.0, Python 3.11.9)`."""
+    from importlib.metadata import version
+    from platform import python_version
+
+    return f"np6 {version('np6-connector')} (dlt {version('dlt')}, Python {python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `np6` argument parser with its four commands."""
     parser = argparse.ArgumentParser(
         prog="np6",
         description="Load NP6 (Chapsvision CM) email/SMS data into DuckDB or a warehouse.",
     )
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("-v", "--verbose", dest="traceback", action="store_true",
+                        help="show dlt's log and, on failure, the traceback")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_load(sub)
     _add_demo(sub)
@@ -184,22 +195,56 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_dlt(verbose: bool) -> None:
+    """dlt's defaults for a command-line run, unless the environment sets them: no telemetry
+    (nothing leaves the machine but calls to NP6 and the destination; opt in with
+    RUNTIME__DLTHUB_TELEMETRY=true), and dlt's own log only with -v (np6 prints one line per
+    expected failure instead of dlt's retries and tracebacks).
+
+    Environment variables, because dlt starts telemetry and logging once, the first time any
+    setting is read: they must be in place before that, and they win over .dlt/*.toml."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING" if verbose else "CRITICAL")
+
+
+def _secrets() -> tuple[str, ...]:
+    """The NP6 key as configured (for redaction); none when it cannot be read."""
+    import dlt
+
+    try:
+        key = dlt.secrets.get("sources.np6.api_key")
+    except Exception:  # a broken secrets.toml must not hide the error being reported
+        key = None
+    return tuple(k.strip() for k in (key, os.environ.get("SOURCES__NP6__API_KEY")) if isinstance(k, str) and k.strip())
+
+
+def _fail(exc: Exception, verbose: bool) -> int:
+    """Print an expected failure as one line (after the traceback with -v); re-raise a bug."""
+    from pipelines.failures import explain
+
+    found = explain(exc, _secrets())
+    if found is None:
+        raise exc
+    if verbose:
+        traceback.print_exception(exc)
+    code, line = found
+    print(f"np6: error: {line}", file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `np6` console script."""
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    verbose = args.traceback or getattr(args, "verbose", False)
+    _quiet_dlt(verbose)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("np6: interrupted; windows already committed stay loaded, re-run to resume", file=sys.stderr)
         return 130
-    except Exception as exc:  # one line for expected failures, a traceback for bugs
-        root = find_np6_error(exc)
-        if root is not None:
-            print(f"np6: error: {root}", file=sys.stderr)
-            return 2 if isinstance(root, NP6ConfigError) else 1
-        raise
+    except Exception as exc:  # one line for expected failures (pipelines.failures), a traceback for bugs
+        return _fail(exc, verbose)
 
 
 if __name__ == "__main__":

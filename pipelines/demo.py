@@ -50,6 +50,15 @@ JOIN np6.notifications n ON n.id::VARCHAR = e.action_id
 GROUP BY 1, 2 ORDER BY 1, 2"""
 
 
+NEXT_STEPS = """
+Next steps:
+  Load your own account:  export SOURCES__NP6__API_KEY=<your X-Key>; np6 load
+                          (np6_data.duckdb here; a warehouse: np6 load --destination postgres, see README)
+  Explore this demo:      duckdb {path}    then  SELECT * FROM np6.hits LIMIT 10;
+  Open the report:        np6 report --out report.html
+  Every table and cursor: np6 resources"""
+
+
 def _real_loads_in(path: str) -> bool:
     """True when the file holds data loaded by the real `np6` pipeline: never overwrite it."""
     if not os.path.exists(path):
@@ -74,15 +83,20 @@ def _print_table(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         print("  " + "  ".join(f"{str(v):<{w}}" for v, w in zip(row, widths)))
 
 
+def _row_counts_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Exact rows per table of dataset np6 (`estimated_size` is DuckDB's guess, not a count)."""
+    tables = [t for (t,) in con.sql(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'np6' "
+        "AND NOT table_name LIKE '\\_dlt%' ESCAPE '\\' ORDER BY table_name").fetchall()]
+    counts = " UNION ALL ".join(f"SELECT '{t}' AS \"table\", count(*) AS rows FROM np6.\"{t}\"" for t in tables)
+    return f"SELECT * FROM ({counts}) ORDER BY 1"
+
+
 def show_what_landed(path: str) -> None:
     """Rows per table, the time range of the events and a sample engagement query."""
     with duckdb.connect(path, read_only=True) as con:
         print(f"\nWhat landed in {path} (dataset np6):")
-        _print_table(
-            con,
-            "SELECT table_name AS \"table\", estimated_size AS rows FROM duckdb_tables() "
-            "WHERE schema_name = 'np6' AND NOT table_name LIKE '_dlt%' ORDER BY table_name",
-        )
+        _print_table(con, _row_counts_sql(con))
         first, last = con.sql(
             "SELECT min(timestamp), max(timestamp) FROM (SELECT timestamp FROM np6.activations "
             "UNION ALL SELECT timestamp FROM np6.hits)"
@@ -127,9 +141,18 @@ def run_demo(*, events_per_day: int, actions: int, days: int, seed: int, duckdb_
                           range_start=recent.to_iso8601_string(), **settings)  # fmt: skip
         summary.rows.update(extra.rows)
         summary.seconds += extra.seconds
+        drop_staging(pipeline)
     print_summary(summary)
     show_what_landed(duckdb_path)
+    print(NEXT_STEPS.format(path=duckdb_path))
     return 0
+
+
+def drop_staging(pipeline: dlt.Pipeline) -> None:
+    """Drop the staging dataset dlt merges through (`np6_staging`): the demo leaves only np6."""
+    with pipeline.sql_client() as client:
+        with client.with_staging_dataset():
+            client.drop_dataset() if client.has_dataset() else None
 
 
 if __name__ == "__main__":

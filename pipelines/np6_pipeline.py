@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common import json
 from dlt.common.destination import Destination
+from dlt.common.pipeline import get_dlt_pipelines_dir
+from dlt.pipeline.pipeline import Pipeline
 
+from pipelines.postgres import postgres
 from pipelines.runner import LoadSummary, run_load
 from sources.np6 import open_run
 from sources.np6.errors import NP6ConfigError
@@ -27,8 +31,10 @@ from sources.np6.settings import (
     SOURCE_NAME,
 )
 
-# The curated dlt schema of a source checkout (see `schema_paths`).
+# The curated dlt schema: in a checkout schemas/import (and dlt's export beside it); in an
+# installed package the copy pyproject.toml ships as `pipelines/schemas`.
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+PACKAGED_SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 
 def duckdb_destination(dataset: str, default_file: str = DEFAULT_DUCKDB_FILE) -> Any:
@@ -50,17 +56,20 @@ def duckdb_destination(dataset: str, default_file: str = DEFAULT_DUCKDB_FILE) ->
     return dlt.destinations.duckdb(target if path is None else None)
 
 
-def schema_paths(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, str]:
-    """dlt's import/export schema folders: `schemas/import` holds the curated warehouse contract
-    (types, keys, column order, descriptions), `schemas/export` receives the schema after each
-    run. Resolved from this file, so any working directory works; an installed copy without the
-    folder uses dlt's inferred schema instead."""
-    if not (schemas_dir / "import" / f"{SOURCE_NAME}.schema.yaml").is_file():
-        return {}
-    return {
-        "import_schema_path": str(schemas_dir / "import"),
-        "export_schema_path": str(schemas_dir / "export"),
-    }
+def schema_paths(schemas_dir: Path = SCHEMAS_DIR, packaged: Path = PACKAGED_SCHEMAS) -> dict[str, str]:
+    """dlt's schema folders: `import_schema_path` holds the curated warehouse contract (types,
+    keys, column order, descriptions). A checkout also gets `schemas/export`, which receives the
+    schema after each run; an installed package reads its packaged copy and exports nothing
+    (site-packages is no place to write). Resolved from this file: any working directory works."""
+    schema_file = f"{SOURCE_NAME}.schema.yaml"
+    if (schemas_dir / "import" / schema_file).is_file():
+        return {
+            "import_schema_path": str(schemas_dir / "import"),
+            "export_schema_path": str(schemas_dir / "export"),
+        }
+    if (packaged / schema_file).is_file():
+        return {"import_schema_path": str(packaged)}
+    return {}
 
 
 def named_destination(name: str, pipeline_name: str = PIPELINE_NAME) -> Destination[Any, Any]:
@@ -70,10 +79,13 @@ def named_destination(name: str, pipeline_name: str = PIPELINE_NAME) -> Destinat
     (`np6_staging_<pipeline>`): pipelines loading one dataset at the same time must not truncate
     each other's staging tables.
     """
-    if pipeline_name == PIPELINE_NAME:
-        return Destination.from_reference(name)
-    suffix = re.sub(r"\W+", "_", pipeline_name).lower()
-    return Destination.from_reference(name, staging_dataset_name_layout=f"%s_staging_{suffix}")
+    layout: dict[str, Any] = {}
+    if pipeline_name != PIPELINE_NAME:
+        suffix = re.sub(r"\W+", "_", pipeline_name).lower()
+        layout = {"staging_dataset_name_layout": f"%s_staging_{suffix}"}
+    if name == "postgres":  # a DSN may leave out the password
+        return postgres(**layout)
+    return Destination.from_reference(name, **layout)
 
 
 def make_pipeline(
@@ -89,12 +101,33 @@ def make_pipeline(
         destination = duckdb_destination(dataset)
     elif isinstance(destination, str):
         destination = named_destination(destination, pipeline_name)
-    return dlt.pipeline(
-        pipeline_name=pipeline_name,
-        destination=destination,
-        dataset_name=dataset,
-        **{**schema_paths(), **kwargs},
-    )
+    settings = dict(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset,
+                    **{**schema_paths(), **kwargs})
+    try:
+        return dlt.pipeline(**settings)
+    except ValueError:  # orjson.JSONDecodeError: a state.json cut short by a crash or a full disk
+        if not set_aside_unreadable_state(pipeline_name, kwargs.get("pipelines_dir")):
+            raise
+        return dlt.pipeline(**settings)
+
+
+def set_aside_unreadable_state(pipeline_name: str, pipelines_dir: str | None = None) -> bool:
+    """Move an unreadable local `state.json` to `<pipelines dir>/<name>.state.json.unreadable`
+    and say so; True if it did. Without it dlt restores the state (cursors included) from the
+    destination, where each load stores it, at the next run (and wipes the working folder, so
+    the copy is kept beside it); nothing is lost that the destination holds."""
+    state = Path(pipelines_dir or get_dlt_pipelines_dir()) / pipeline_name / Pipeline.STATE_FILE
+    try:
+        json.loads(state.read_text("utf-8", "replace"))
+        return False
+    except FileNotFoundError:
+        return False
+    except ValueError:
+        moved = state.parent.with_name(f"{pipeline_name}.{Pipeline.STATE_FILE}.unreadable")
+        state.replace(moved)
+    print(f"np6: warning: the local pipeline state {state} was unreadable; moved it to {moved}, "
+          "restoring it from the destination", file=sys.stderr)
+    return True
 
 
 def describe_destination(pipeline: dlt.Pipeline) -> str:
@@ -123,8 +156,10 @@ def print_summary(summary: LoadSummary) -> None:
         print(f"  {table:<28}{rows:>12,}")
     print(f"Rejected rows (kept in _np6_rejected with reason and raw JSON): {summary.rejected:,}")
     waits = summary.waits
-    if waits.get("retries"):
-        print(f"Waited {waits.get('waited_seconds', 0):.1f} s over {waits['retries']:.0f} retries "
+    # Pauses the client takes on its own when X-RateLimit-Remaining runs low are waits too, with
+    # or without a 429 (a retry): whether one slips in first is a race between the threads.
+    if waits.get("retries") or waits.get("rate_limited_waits"):
+        print(f"Waited {waits.get('waited_seconds', 0):.1f} s over {waits.get('retries', 0):.0f} retries "
               f"({waits.get('rate_limited_waits', 0):.0f} rate-limit pauses totalling "
               f"{waits.get('rate_limited_seconds', 0):.1f} s, the rest backoff after errors).")
     for status, label in ((UNAVAILABLE, "Unavailable (NP6 answered 403/404; nothing else was asked)"),

@@ -60,6 +60,7 @@ from .errors import (
     NP6ServerError,
     NP6Timeout,
     NP6Unreachable,
+    redact,
 )
 
 log = logging.getLogger("np6.client")
@@ -678,7 +679,7 @@ class NP6Client:
 
     def _redact(self, text: str) -> str:
         """`text` with the API key replaced, in case a server or proxy echoed it."""
-        return text.replace(self._api_key, "[redacted]")
+        return redact(text, self._api_key)
 
     def _waited(self, call: _Call, seconds: float) -> None:
         """Account for time slept on behalf of `call`."""
@@ -798,7 +799,7 @@ def _check_base_url(base_url: Any, api_key: str) -> httpx.URL:
     except (httpx.InvalidURL, TypeError, ValueError):
         url = None
     if url is None or url.scheme not in ("http", "https") or not url.host:
-        shown = repr(base_url).replace(api_key, "[redacted]")
+        shown = redact(repr(base_url), api_key)
         raise NP6ConfigError(f"base_url {shown} is not an http(s) URL: set it like https://api-cm.np6.com")
     return url
 

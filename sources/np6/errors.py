@@ -19,7 +19,13 @@ message is built from request headers.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+REDACTED = "[redacted]"
+# Below this length a key is hidden only where it stands alone: a 1-letter key must not turn
+# "check" into "chec[redacted]". Real NP6 keys are far longer and are hidden wherever they occur.
+SHORT_SECRET = 8
 
 
 class NP6Error(Exception):
@@ -88,6 +94,20 @@ def find_np6_error(exc: BaseException) -> NP6Error | None:
             return current
         todo.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
     return None
+
+
+def redact(text: str, secret: str) -> str:
+    """`text` with `secret` replaced by `[redacted]`, without corrupting other words.
+
+    A secret of `SHORT_SECRET` characters or more is replaced wherever it occurs; a shorter one
+    only as a whole token (not next to a letter, digit, `_` or `-`), so that `k` hides in
+    `key=k&x` but leaves `check` alone. An empty secret changes nothing.
+    """
+    if not secret:
+        return text
+    if len(secret) >= SHORT_SECRET:
+        return text.replace(secret, REDACTED)
+    return re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", REDACTED, text)
 
 
 def expect_array(data: Any, where: str, what: str, *, path: str, status: int | None = None) -> list[Any]:

@@ -34,18 +34,21 @@ def _answers(dsn: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn() -> str:
-    """A DSN of a running PostgreSQL server (started by `.ci/postgres.sh` if needed)."""
+def postgres_dsn() -> Iterator[str]:
+    """A DSN of a running PostgreSQL server (started by `.ci/postgres.sh` if needed, and then
+    stopped after the session: `make test` leaves no server behind)."""
     dsn = os.environ.get("NP6_TEST_POSTGRES", "")
     if dsn and _answers(dsn):
-        return dsn
-    proc = subprocess.run(
-        [str(REPO / ".ci" / "postgres.sh")], capture_output=True, text=True, timeout=900
-    )
+        yield dsn
+        return
+    script = str(REPO / ".ci" / "postgres.sh")
+    proc = subprocess.run([script], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f".ci/postgres.sh failed:\n{proc.stderr}"
     found = re.search(r"NP6_TEST_POSTGRES='([^']+)'", proc.stdout)
     assert found, proc.stdout
-    return found.group(1)
+    yield found.group(1)
+    if "NP6_PG_STARTED=" in proc.stdout:
+        subprocess.run([script, "stop"], capture_output=True, text=True, timeout=120)
 
 
 @dataclass
