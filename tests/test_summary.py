@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.np6_pipeline import print_summary
-from sources.np6.runner import LoadSummary
+from pipelines.runner import LoadSummary
 
 
 @pytest.mark.parametrize(

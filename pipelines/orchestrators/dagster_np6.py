@@ -22,23 +22,21 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from pipelines.np6_pipeline import make_pipeline
-from sources.np6 import np6_source, select_resources
-from sources.np6.runner import loader_format
-from sources.np6.settings import AFTER_EVENTS, ARCHIVES_TABLE, DIMENSION_ENDPOINTS
+from pipelines.runner import dlt_run_defaults, loader_format
+from sources.np6 import np6_source
+from sources.np6.registry import BY_NAME, DEFAULT_RESOURCES
 
 START = "2026-01-01"  # first partition; change to where your account's history starts
 DAILY = dg.DailyPartitionsDefinition(start_date=START)
 DESTINATION = "duckdb"  # or "postgres", ... configured the dlt way
 
-DIMENSIONS = ("actions", *(d.table for d in DIMENSION_ENDPOINTS))
-_DEFAULT = select_resources(None)
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "events": tuple(n for n in _DEFAULT if n not in (*DIMENSIONS, *AFTER_EVENTS, ARCHIVES_TABLE, "redlists")),
-    "archives": (ARCHIVES_TABLE,),
-    "redlists": ("redlists",),
-    "exports_and_contacts": tuple(n for n in _DEFAULT if n in AFTER_EVENTS),
-    "dimensions": tuple(n for n in _DEFAULT if n in DIMENSIONS),
-}
+# The registry's families of the default resources, as Dagster asset groups.
+GROUP_OF = {"events": "events", "archives": "archives", "redlists": "redlists", "exports": "exports_and_contacts",
+            "targets": "exports_and_contacts", "actions": "dimensions", "dimensions": "dimensions"}
+FAMILIES: dict[str, tuple[str, ...]] = {}
+for _name in DEFAULT_RESOURCES:
+    _group = GROUP_OF[BY_NAME[_name].family]
+    FAMILIES[_group] = (*FAMILIES.get(_group, ()), _name)
 PARTITIONED = ("events", "archives", "redlists", "exports_and_contacts")
 # The source is built again at run time with the key; at definition time only its resource
 # names matter, so no key is needed to load these definitions.
@@ -84,7 +82,8 @@ def family_assets(family: str) -> dg.AssetsDefinition:
     )
     def _assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
         source = np6_source(resources=names, **_run_kwargs(context))
-        yield from dlt.run(context=context, dlt_source=source, loader_file_format=loader_format(pipeline))
+        with dlt_run_defaults():  # dlt's `_dlt_load_id` / `_dlt_id` on every row, as `np6 load` has them
+            yield from dlt.run(context=context, dlt_source=source, loader_file_format=loader_format(pipeline))
 
     return _assets
 
