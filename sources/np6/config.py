@@ -119,25 +119,13 @@ def resolve_settings(**overrides: Any) -> NP6Settings:
     """Read every setting from dlt's providers; `overrides` (the CLI's, None = not given) win.
 
     Raises:
-        NP6ConfigError: a missing API key, or a value of the wrong type, in one line that names
-            the setting and where to set it (never its value, which may be the key).
+        NP6ConfigError: an unknown setting name.
+        ConfigFieldMissingException, ConfigValueCannotBeCoercedException: dlt's own errors for a
+            missing key or a value of the wrong type; the CLI turns them into one line
+            (`pipelines/failures.py`).
     """
     explicit = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(explicit) - set(SETTINGS_HELP))
     if unknown:
         raise NP6ConfigError(f"unknown setting(s) {', '.join(unknown)}")
-    try:
-        return resolve_configuration(NP6Settings(), sections=SECTIONS, explicit_value=explicit)
-    except ConfigFieldMissingException as exc:
-        missing = ", ".join(setting_env(f) for f in exc.fields)
-        raise NP6ConfigError(
-            f"{missing} is not set: set it in the environment or under [sources.np6] in "
-            ".dlt/secrets.toml"
-        ) from None
-    except ConfigurationException as exc:
-        field = getattr(exc, "field_name", None)
-        hint = getattr(exc, "hint", None)
-        expected = getattr(hint, "__name__", str(hint)) if hint is not None else "another type"
-        if field:
-            raise NP6ConfigError(f"{setting_env(field)}: cannot read its value as {expected}") from None
-        raise NP6ConfigError(f"settings of [sources.np6] cannot be read: {type(exc).__name__}") from None
+    return resolve_configuration(NP6Settings(), sections=SECTIONS, explicit_value=explicit)

@@ -74,16 +74,23 @@ def test_cli_values_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert resolve_settings().resources == "hits,bounces"
 
 
-def test_a_missing_key_or_a_mistyped_value_is_one_line_without_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_key_or_a_mistyped_value_is_one_line_without_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
+
+    from pipelines.failures import explain
+
     monkeypatch.delenv("SOURCES__NP6__API_KEY", raising=False)
     monkeypatch.chdir("/")  # no .dlt folder here
-    with pytest.raises(NP6ConfigError, match="SOURCES__NP6__API_KEY is not set"):
+    with pytest.raises(ConfigFieldMissingException) as missing:
         resolve_settings()
-    monkeypatch.setenv("SOURCES__NP6__API_KEY", "k")
+    assert explain(missing.value) == (2, "no NP6 API key: set SOURCES__NP6__API_KEY or api_key in "
+                                         ".dlt/secrets.toml [sources.np6]")
+    monkeypatch.setenv("SOURCES__NP6__API_KEY", "secret-key")
     monkeypatch.setenv("SOURCES__NP6__CONCURRENCY", "abc")
-    with pytest.raises(NP6ConfigError) as caught:
+    with pytest.raises(ConfigValueCannotBeCoercedException) as bad:
         resolve_settings()
-    assert "SOURCES__NP6__CONCURRENCY" in str(caught.value) and "abc" not in str(caught.value)
+    code, line = explain(bad.value, ("secret-key",))
+    assert code == 2 and "SOURCES__NP6__CONCURRENCY" in line and "secret-key" not in line
 
 
 # --- cursors ---------------------------------------------------------------------------------
