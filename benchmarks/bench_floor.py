@@ -339,11 +339,11 @@ def check_server(report: DensityReport) -> None:
 
 
 def write_json(path: str, densities: dict[str, DensityReport], idle: IdleReport | None,
-               big: dict[str, Result] | None) -> None:  # fmt: skip
+               big: dict[str, Result] | None, loads: tuple[float, float]) -> None:  # fmt: skip
     data = {"densities": {k: asdict(v) for k, v in densities.items()},
             "idle": asdict(idle) if idle else None,
             "big_day": {k: asdict(v) for k, v in big.items()} if big else None,
-            "targets": dict(targets(densities, idle, big)), "cores": os.cpu_count()}  # fmt: skip
+            "targets": dict(targets(densities, idle, big)), "cores": os.cpu_count(), "load_average": loads}  # fmt: skip
     Path(path).write_text(json.dumps(data, indent=2))
 
 
@@ -351,6 +351,7 @@ def bench(only: list[str], idle_history: str, json_path: str | None) -> None:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    load_before = os.getloadavg()[0]
     densities: dict[str, DensityReport] = {}
     for key in (k for k in DENSITIES if k in only):
         densities[key] = bench_density(DENSITIES[key], progress)
@@ -359,11 +360,14 @@ def bench(only: list[str], idle_history: str, json_path: str | None) -> None:
     big = bench_big_day(progress) if "bigday" in only else None
     idle = bench_idle(idle_history, progress) if "idle" in only else None
     print("\n".join((big_day_lines(big) if big else []) + (idle_lines(idle) if idle else [])))
+    loads = (load_before, os.getloadavg()[0])
+    print(f"machine: {os.cpu_count()} cores, load average {loads[0]:.1f} before, {loads[1]:.1f} after "
+          "(above the core count: other work shared the CPU, the numbers are low)")
     print("\ntargets (from the issue; benchmarks, not tests):")
     for what, met in targets(densities, idle, big):
         print(f"  {'met ' if met else 'MISS'}  {what}")
     if json_path:
-        write_json(json_path, densities, idle, big)
+        write_json(json_path, densities, idle, big, loads)
 
 
 def main() -> None:
