@@ -25,5 +25,6 @@ test: install
 postgres:
 	.ci/postgres.sh
 
+# Connector vs floor vs plain dlt on a pre-built-bodies server; ~10 min on 2 cores (README, Performance).
 bench: install
-	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python -m benchmarks.bench_floor
