@@ -17,6 +17,7 @@ import dlt
 from dlt.common.destination import Destination
 
 from sources.np6.errors import NP6ConfigError
+from sources.np6.recovery import replay_safe_settings
 from sources.np6.runner import LoadSummary, run_load
 from sources.np6.settings import (
     DATASET_NAME,
@@ -46,7 +47,7 @@ def duckdb_destination(dataset: str, default_file: str = DEFAULT_DUCKDB_FILE) ->
             f"DuckDB file {target} would name its catalog '{dataset}' like the dataset, which "
             "DuckDB cannot tell apart; choose another file name or --dataset"
         )
-    return dlt.destinations.duckdb(target if path is None else None)
+    return dlt.destinations.duckdb(target if path is None else None, **replay_safe_settings(dlt.destinations.duckdb))
 
 
 def schema_paths(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, str]:
@@ -67,12 +68,15 @@ def named_destination(name: str, pipeline_name: str = PIPELINE_NAME) -> Destinat
 
     A pipeline other than the default one merges through its own staging dataset
     (`np6_staging_<pipeline>`): pipelines loading one dataset at the same time must not truncate
-    each other's staging tables.
+    each other's staging tables. No destination makes constraints from column hints: a load job
+    replayed after a kill must be able to write its rows again (see `sources/np6/recovery.py`).
     """
-    if pipeline_name == PIPELINE_NAME:
-        return Destination.from_reference(name)
-    suffix = re.sub(r"\W+", "_", pipeline_name).lower()
-    return Destination.from_reference(name, staging_dataset_name_layout=f"%s_staging_{suffix}")
+    options: dict[str, Any] = {}
+    if pipeline_name != PIPELINE_NAME:
+        suffix = re.sub(r"\W+", "_", pipeline_name).lower()
+        options["staging_dataset_name_layout"] = f"%s_staging_{suffix}"
+    settings = replay_safe_settings(Destination.from_reference(name))
+    return Destination.from_reference(name, **options, **settings)
 
 
 def make_pipeline(

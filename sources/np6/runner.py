@@ -31,6 +31,7 @@ from . import np6_source, select_resources
 from .client import process_totals
 from .errors import NP6Error, NP6HTTPError, find_np6_error
 from .events import EVENT_TABLES
+from .recovery import recover_from_kill
 from .settings import AFTER_EVENTS, NOTIFICATION_EVENTS, REJECTED_TABLE, SOURCE_NAME, WINDOWS_TABLE
 
 LOCK_SUFFIX = ".load.lock"
@@ -145,6 +146,7 @@ def run_load(
             (one line) then says how many windows are loaded and where a re-run continues.
     """
     with load_lock(pipeline):
+        recover_from_kill(pipeline)
         names = list(select_resources(resources))
         summary, before = LoadSummary(), process_totals()
         first = [n for n in names if n not in AFTER_EVENTS]
