@@ -20,6 +20,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.postgres import postgres
+from pipelines.recovery import replay_safe_settings
 from pipelines.runner import LoadSummary, run_load
 from sources.np6 import open_run
 from sources.np6.errors import NP6ConfigError
@@ -53,7 +54,7 @@ def duckdb_destination(dataset: str, default_file: str = DEFAULT_DUCKDB_FILE) ->
             f"DuckDB file {target} would name its catalog '{dataset}' like the dataset, which "
             "DuckDB cannot tell apart; choose another file name or --dataset"
         )
-    return dlt.destinations.duckdb(target if path is None else None)
+    return dlt.destinations.duckdb(target if path is None else None, **replay_safe_settings(dlt.destinations.duckdb))
 
 
 def schema_paths(schemas_dir: Path = SCHEMAS_DIR, packaged: Path = PACKAGED_SCHEMAS) -> dict[str, str]:
@@ -77,15 +78,16 @@ def named_destination(name: str, pipeline_name: str = PIPELINE_NAME) -> Destinat
 
     A pipeline other than the default one merges through its own staging dataset
     (`np6_staging_<pipeline>`): pipelines loading one dataset at the same time must not truncate
-    each other's staging tables.
+    each other's staging tables. No destination makes constraints from column hints: a load job
+    replayed after a kill must be able to write its rows again (see `pipelines/recovery.py`).
     """
     layout: dict[str, Any] = {}
     if pipeline_name != PIPELINE_NAME:
         suffix = re.sub(r"\W+", "_", pipeline_name).lower()
         layout = {"staging_dataset_name_layout": f"%s_staging_{suffix}"}
     if name == "postgres":  # a DSN may leave out the password
-        return postgres(**layout)
-    return Destination.from_reference(name, **layout)
+        return postgres(**layout, **replay_safe_settings(postgres))
+    return Destination.from_reference(name, **layout, **replay_safe_settings(Destination.from_reference(name)))
 
 
 def make_pipeline(

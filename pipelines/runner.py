@@ -31,6 +31,7 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
+from pipelines.recovery import recover_from_kill
 from pipelines.repair import finish_pending, repair_tables
 from sources.np6 import np6_source, open_run
 from sources.np6.errors import NP6Error, NP6HTTPError, find_np6_error
@@ -244,6 +245,7 @@ def load_once(
 
 def _prepare(pipeline: dlt.Pipeline, run: RunContext, progress: Callable[[str], None]) -> None:
     """Finish what a killed run left, then re-create what an operator dropped by hand."""
+    recover_from_kill(pipeline)
     finish_pending(pipeline, progress)
     pipeline.sync_destination()
     repair_tables(pipeline, run.plan.resources, progress)
