@@ -61,6 +61,7 @@ from .settings import (
     DIMENSION_ENDPOINTS,
     RESOURCE_NAMES,
     RESOURCES,
+    ROBOT_CLASSES,
     SOURCE_NAME,
 )
 from .windows import parse_duration, parse_instant
@@ -101,6 +102,7 @@ def feed_config(
     max_windows: int | None = None,
     min_window: Any = "1m",
     max_body_bytes: int | None = None,
+    robot_pass: bool = True,
 ) -> FeedConfig:
     """Parse and check the windowing settings once, before any request."""
     start = parse_instant(range_start) if range_start else None
@@ -110,7 +112,7 @@ def feed_config(
     return FeedConfig(
         tables=tuple(t for t in tables if t in FEED_TABLES),
         action_ids=tuple(action_ids) if action_ids else None,
-        classification=hit_classification or None,
+        classification=(hit_classification or ROBOT_CLASSES) if robot_pass else None,
         window=parse_duration(window),
         start_date=parse_instant(start_date),
         lookback=timedelta(0) if str(lookback).strip() in ("", "0", "0s") else parse_duration(lookback),
@@ -135,6 +137,7 @@ def np6_source(
     resources: Optional[List[str]] = None,
     action_ids: Optional[List[str]] = None,
     hit_classification: Optional[str] = None,
+    robot_pass: bool = True,
     range_start: Optional[str] = None,
     range_end: Optional[str] = None,
     max_windows: Optional[int] = None,
@@ -163,7 +166,10 @@ def np6_source(
         timeout: seconds per request.
         resources: resource names to load (default: all default resources).
         action_ids: read the per-action feeds of these actions instead of the account-wide one.
-        hit_classification: ask NP6 for robot hits only (e.g. `genericrobot,mpp,gsr`).
+        hit_classification: the robot classes the robot pass asks NP6 for (default
+            `genericrobot,mpp,gsr`); sent on hit endpoints only, never written into a row.
+        robot_pass: read each window's hits once more with the robot filter, so robots the
+            default feed leaves out are loaded and those it holds are labelled (`is_robot`).
         range_start: read this explicit range instead of the scheduled one (backfill).
         range_end: end of the explicit range (exclusive; capped at now - safety_margin).
         max_windows: read at most this many windows (a commit group); the rest is left for the
@@ -197,6 +203,7 @@ def np6_source(
         max_windows=max_windows,
         min_window=min_window,
         max_body_bytes=max_body_bytes,
+        robot_pass=robot_pass,
     )
     client = NP6Client(base_url, api_key, timeout=timeout, concurrency=concurrency, transport=transport,
                        max_attempts=max_attempts, backoff_base=backoff_base, max_wait=max_wait,

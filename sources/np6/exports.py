@@ -24,7 +24,9 @@ they warn and load nothing), or the `action_ids` given. Each run re-reads the wh
 those actions and merges it on `(action_id, receiver_id)`, so a re-run adds no rows; nothing is
 kept per action, so state and requests stay bounded by the horizon. Up to `concurrency` exports
 are read at once; a 404 (a deleted action) is skipped with a warning, a 401/403 stops the run.
-Derived rows count every event, robots included (hits of all classifications), like the export.
+Derived openers and clickers count human hits only: a hit with `is_robot` (an Apple Mail Privacy
+Proxy prefetch, a link scanner) is nobody opening or clicking. The export, where NP6 answers one,
+counts what NP6 counts.
 """
 
 from __future__ import annotations
@@ -247,8 +249,8 @@ def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
     """SQL (DuckDB and PostgreSQL) for the rows of `export` computed from its event table."""
     where = [f"action_id IN ({', '.join(_literal(a) for a in action_ids)})", f"{_RECEIVER} IS NOT NULL",
              _ACTION_EVENTS]
-    if export.hit_type:
-        where.append(f"hit_type = {_literal(export.hit_type)}")
+    if export.hit_type:  # human hits only (`is_robot` is never null; older rows may lack it)
+        where += [f"hit_type = {_literal(export.hit_type)}", "NOT coalesce(is_robot, false)"]
     return (f"SELECT action_id, {_RECEIVER} AS receiver_id, max(receiver_unicity) AS receiver_unicity, "
             f'max(receiver_hash) AS receiver_hash, min("timestamp") AS first_at, max("timestamp") AS last_at, '
             f'count(*) AS "count" FROM {export.event_table} WHERE {" AND ".join(where)} '

@@ -112,6 +112,10 @@ EVENT_ENDPOINTS_BY_TABLE = {e.table: e for e in EVENT_ENDPOINTS}
 # Tables only the mixed feed fills: event types NP6 has no per-type endpoint for.
 MIXED_ONLY_TABLES = ("executions", "other_events")
 
+# The robot classes of the reference's `classification` example (np6-api.md §3.1): mpp is Apple
+# Mail Privacy Proxy, gsr the Google Security Robot. What the robot pass asks for by default.
+ROBOT_CLASSES = "genericrobot,mpp,gsr"
+
 WINDOWS_TABLE = "_np6_windows"
 REJECTED_TABLE = "_np6_rejected"
 
