@@ -668,8 +668,11 @@ NOTIFICATION_ENVELOPE = {
     "receiver_hash": "0441619ab4631d18548aa8835dd2c28b", "receiver_value": None,
     "stamp_id": NOTIFICATION_STAMP["id"], "stamp_time": at_ms(1614089576625), "recipient": None,
 }  # fmt: skip
-ACTIVATION_VERSION = {"source.detail.activation.version": VERSION}
-EXECUTION_VERSION = {"source.detail.execution.version": VERSION}
+# The version has no column; nor has the type of the receiver a `contact` wraps (kept, not lost).
+INNER_FOOTPRINT = {"source.detail.activation.receiver.value.type": "footprint"}
+ACTIVATION_VERSION = {"source.detail.activation.version": VERSION, **INNER_FOOTPRINT}
+EXECUTION_VERSION = {"source.detail.execution.version": VERSION,
+                     "source.detail.execution.recipient.value.type": "footprint"}
 PUSH_BOUNCE = {"status": {"type": "async", "code": {"enhanced": "5.0.0"}, "diagnostic": "token not registered",
                           "mta": ""}, "analysis": {"verdict": "hard", "subject": {"type": "subscription"}}}  # fmt: skip
 PUSH_CANCELLATION = {"type": "user defined policy",
@@ -712,28 +715,28 @@ NOTIFICATION_CASES = [
         changed(notification_event("optout"), {CONTACT: {"type": "id", "value": "000R4M0T"}}),
         "other_events",
         {"receiver_id": "000R4M0T", "receiver_unicity": None, "receiver_hash": None, "receiver_value": "000R4M0T"},
-        ACTIVATION_VERSION,
-        id="contact-wrapping-an-id-receiver",
+        {**ACTIVATION_VERSION, "source.detail.activation.receiver.value.type": "id"},
+        id="contact-wrapping-an-id-receiver: keeps its inner type",
     ),
     pytest.param(
         changed(notification_event("optout"), {CONTACT: {"type": "subscription", "id": "5f1c"}}),
         "other_events",
         {"receiver_type": "contact", **UNMAPPED_CONTACT, "receiver_value": '{"type":"subscription","id":"5f1c"}'},
-        ACTIVATION_VERSION,
+        {"source.detail.activation.version": VERSION},  # kept whole: no inner type to keep apart
         id="contact-wrapping-an-unknown-type-is-kept-whole",
     ),
     pytest.param(
         changed(notification_event("optout"), {CONTACT + ".device": "ios"}),
         "other_events",
         {**UNMAPPED_CONTACT, "receiver_value": orjson.dumps({**NOTIFICATION_FOOTPRINT, "device": "ios"}).decode()},
-        ACTIVATION_VERSION,
+        {"source.detail.activation.version": VERSION},  # kept whole: no inner type to keep apart
         id="footprint-with-an-unknown-key-is-kept-whole",
     ),
     pytest.param(
         removed(notification_event("activation"), "source.detail.activation.version"),
         "activations",
         {"action_id": "156"},
-        None,
+        INNER_FOOTPRINT,
         id="push-activation-without-version",
     ),
 ]

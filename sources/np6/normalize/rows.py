@@ -61,7 +61,8 @@ def _receiver(receiver: Obj) -> Row:
     also fills the matching column. Notification events wrap one of those in a `contact`
     (np6-api.md §3.1, optout example): `{"type": "contact", "value": {"type": "footprint", "id",
     "unicity", "hash"}}`; its columns are filled from the inner receiver, `receiver_type` stays
-    `contact` and `receiver_value` is null. Any other value (an unknown type, an inner receiver
+    `contact` and `receiver_value` is null; the inner type (`footprint`, `id`, …) is kept in
+    `extra` by `_carrier_columns`. Any other value (an unknown type, an inner receiver
     with unknown keys) is kept whole as JSON text in `receiver_value`; a string is never quoted.
     """
     kind = receiver.get("type")
@@ -110,11 +111,15 @@ def _carrier_columns(action: Obj, carrier: _Carrier, extra: Extra) -> Row:
     action_id = action.get("id")
     if type(action_id) is int:  # notifications number their activations (np6-api.md §3.1)
         action_id = str(action_id)
+    columns = _receiver(receiver)
+    inner = receiver.get("value")
+    if columns[0] == "contact" and _is_plain_receiver(inner):  # unwrapped: keep the inner type
+        extra[carrier.receiver_path + ".value.type"] = inner["type"]
     address = action.get(carrier.address_key) if carrier.address_key else None
     # Rows are assembled with `+` on tuples throughout: several times cheaper than `(*a, *b)`.
     return (
         (action_id, action.get("kind"))
-        + _receiver(receiver)
+        + columns
         + (stamp.get("id"), stamp.get("thread"), stamp_time, address)
     )
 
@@ -346,6 +351,8 @@ def _plain_envelope(event: Obj, action: Obj, receiver: Obj, address: Any) -> Row
         action_id = str(action_id)
     if receiver["type"] == "footprint" and len(receiver) == 4:  # the usual receiver, inlined
         ident, unicity, hashed, value = receiver["id"], receiver["unicity"], receiver["hash"], None
+    elif receiver["type"] == "contact":  # its inner type goes to `extra`: the general path
+        return None
     elif type(receiver) is dict and _RECEIVER_KEYS.issuperset(receiver):
         _, ident, unicity, hashed, value = _receiver(receiver)
     else:
