@@ -53,6 +53,7 @@ from .settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LOOKBACK,
     DEFAULT_MAX_TARGETS,
+    DEFAULT_REFRESH_TARGETS,
     DEFAULT_REACTIVITY_HORIZON,
     DEFAULT_SAFETY_MARGIN,
     DEFAULT_START_DATE,
@@ -151,6 +152,7 @@ def np6_source(
     activity_horizon: str = DEFAULT_ACTIVITY_HORIZON,
     reactivity_horizon: str = DEFAULT_REACTIVITY_HORIZON,
     max_targets: Optional[int] = DEFAULT_MAX_TARGETS,
+    refresh_targets: int = DEFAULT_REFRESH_TARGETS,
     transport: Optional[httpx.BaseTransport] = None,
 ) -> list[DltResource]:
     """NP6 actions and events, windowed and incremental.
@@ -187,6 +189,8 @@ def np6_source(
         reactivity_horizon: reactivities re-read the send cohorts this recent (`7d`), for late
             reactions.
         max_targets: contacts fetched per run at most (one request each); the rest next run.
+        refresh_targets: contacts re-read per run because they were read longest ago (besides
+            the new ones and those with events newer than their last read).
         transport: an httpx transport to use instead of the network (tests).
     """
     names = select_resources(resources)
@@ -231,7 +235,7 @@ def np6_source(
         selected.extend(export_resources(client, exports, horizon=horizon, until=config.range_end,
                                          action_ids=action_ids, concurrency=concurrency))  # fmt: skip
     if "targets" in names:
-        selected.append(targets(client, concurrency=concurrency, max_targets=max_targets))
+        selected.append(targets(client, concurrency=concurrency, max_targets=max_targets, refresh=refresh_targets))
     return selected
 
 

@@ -1,9 +1,18 @@
 """Contacts: `targets` (with `target_bounces`) for the receivers of loaded events, and `redlists`.
 
 NP6 8.1.0 has no "list all contacts" operation (np6-api.md §3.11, §4.8), so `targets` reads the
-contacts the warehouse already knows of: the distinct receiver ids of the loaded event tables
-that are not yet in `targets`, one `GET /targets/{id}` (experimental) each, a few in flight. A
-contact answers like (seeds/002)::
+contacts the warehouse already knows of, one `GET /targets/{id}` (experimental) each, a few in
+flight, at most `max_targets` per run, in this order (`target_ids_sql`):
+
+1. new: receiver ids of the loaded event tables that are not yet in `targets`;
+2. stale: contacts with an event newer than their last read (`fetched_at`): a bounce, an
+   unsubscribe or a click may have changed them in NP6 (NP6 has no "updated since" listing);
+3. a rolling slice of `refresh_targets` contacts read longest ago, so a contact changed in NP6
+   without any event (an import, a form) is not stale forever.
+
+A contact that answers 404 gets a row with `deleted_at` (and its other columns null) instead of
+keeping its last copy; it is read again only when a new event names it. A contact answers like
+(seeds/002)::
 
     {"id": "000R4M0T", "hash": "9e1c...", "creationDate": "2026-01-02T10:00:00.5Z",
      "lastUpdateDate": "...", "fields": {"8103": "ann@example.com", "8130": 2, ...},
@@ -85,6 +94,8 @@ TARGET_COLUMNS: dict[str, dict[str, Any]] = {
     "redlist_mail_reason": {"data_type": "bigint"},
     "redlist_sms_at": _ts(),
     "redlist_sms_reason": {"data_type": "bigint"},
+    "fetched_at": _ts(),
+    "deleted_at": _ts(),
     "extra": {"data_type": "json"},
 }
 # Names a field column may never take: the fixed columns and dlt's own.
@@ -490,9 +501,8 @@ def fetch_redlist(client: NP6Client, channel: str, window: Window) -> tuple[list
 # --- new ids: what the warehouse knows ----------------------------------------------------------
 
 
-def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
-    """SQL (DuckDB and PostgreSQL) for the sorted receiver ids of the loaded event tables that
-    are not in `targets`; None when no event table has receiver columns."""
+def _receiver_selects(tables: Mapping[str, set[str]], more: str = "") -> list[str]:
+    """One `SELECT <receiver id> AS id{more} FROM <table>` per loaded event table with receivers."""
     selects = []
     for table in (t for t in EVENT_TABLES if t in tables):
         parts = []
@@ -502,7 +512,14 @@ def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
             parts.append("CASE WHEN receiver_type = 'id' THEN receiver_value END")
         if parts:
             expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-            selects.append(f"SELECT {expr} AS id FROM {table}")
+            selects.append(f"SELECT {expr} AS id{more} FROM {table}")
+    return selects
+
+
+def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
+    """SQL (DuckDB and PostgreSQL) for the sorted receiver ids of the loaded event tables that
+    are not in `targets`; None when no event table has receiver columns."""
+    selects = _receiver_selects(tables)
     if not selects:
         return None
     where = "r.id IS NOT NULL"
@@ -511,11 +528,39 @@ def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
     return f"SELECT DISTINCT r.id FROM ({' UNION '.join(selects)}) r WHERE {where} ORDER BY r.id"
 
 
-def new_target_ids() -> list[str]:
-    """Receiver ids of the loaded events with no `targets` row yet, sorted."""
+def stale_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
+    """SQL (DuckDB and PostgreSQL) for the sorted ids of `targets` with an event newer than their
+    last read (`fetched_at`; a row from before that column counts as never read)."""
+    timed = {t: columns for t, columns in tables.items() if "timestamp" in columns}
+    selects = _receiver_selects(timed, ', "timestamp" AS at')
+    if "id" not in tables.get(TARGETS_TABLE, ()) or not selects:
+        return None
+    fetched = "t.fetched_at" if "fetched_at" in tables[TARGETS_TABLE] else "NULL"
+    return (f"SELECT t.id FROM {TARGETS_TABLE} t JOIN (SELECT r.id, max(r.at) AS last_event FROM "
+            f"({' UNION ALL '.join(selects)}) r GROUP BY r.id) e ON e.id = t.id "
+            f"WHERE {fetched} IS NULL OR e.last_event > {fetched} ORDER BY t.id")
+
+
+def rolling_ids_sql(tables: Mapping[str, set[str]], count: int) -> str | None:
+    """SQL for the `count` contacts (not known deleted) read longest ago, the never-read first."""
+    columns = tables.get(TARGETS_TABLE, set())
+    if "id" not in columns or count <= 0:
+        return None
+    if "fetched_at" not in columns:
+        return f"SELECT id FROM {TARGETS_TABLE} ORDER BY id LIMIT {int(count)}"
+    return (f"SELECT id FROM {TARGETS_TABLE} WHERE deleted_at IS NULL "
+            f"ORDER BY fetched_at NULLS FIRST, id LIMIT {int(count)}")
+
+
+def target_ids(refresh: int) -> list[str]:
+    """The contacts to read this run: new ones, then stale ones, then the rolling slice (once each)."""
     ds = warehouse.dataset()
-    sql = new_ids_sql(warehouse.loaded_tables(ds))
-    return [] if sql is None else [str(r[0]) for r in ds(sql).fetchall()]
+    tables = warehouse.loaded_tables(ds)
+    found: dict[str, None] = {}
+    for sql in (new_ids_sql(tables), stale_ids_sql(tables), rolling_ids_sql(tables, refresh)):
+        if sql is not None:
+            found.update((str(r[0]), None) for r in ds(sql).fetchall())
+    return list(found)
 
 
 # --- the resources ---------------------------------------------------------------------------
@@ -537,32 +582,35 @@ def _target_batches(
     mapping.update(assign_columns(mapping, catalogue))
     deleted, skipped, breaker = 0, [], _Breaker(FAILURES_IN_A_ROW)
     for start in range(0, len(ids), BATCH_SIZE):
-        answers = fetch_targets(client, ids[start : start + BATCH_SIZE], concurrency, breaker)
+        batch = ids[start : start + BATCH_SIZE]
+        answers = fetch_targets(client, batch, concurrency, breaker)
+        now = pendulum.now("UTC")
         items = [a for a in answers if isinstance(a, dict)]
-        deleted += sum(a is None for a in answers)
+        gone = [{"id": i, "fetched_at": now, "deleted_at": now} for i, a in zip(batch, answers) if a is None]
+        deleted += len(gone)
         skipped += [a for a in answers if isinstance(a, Skipped)]
         mapping.update(assign_columns(mapping, (), {f for i in items for f in field_ids_of(i)}))
         specs = field_specs(mapping, catalogue, value_lists)
-        if items:
-            rows = [target_row(i, specs) for i in items]
+        if items or gone:
+            rows = [{**target_row(i, specs), "fetched_at": now} for i in items] + gone
             yield for_table(rows, TARGETS_TABLE, "id", target_columns(specs))
         bounces = [b for i in items for b in bounce_rows(i, specs)]
         if bounces:
             yield for_table(bounces, BOUNCES_TABLE, BOUNCE_KEY, BOUNCE_COLUMNS)
         log.info("targets: %d/%d read", min(start + BATCH_SIZE, len(ids)), len(ids))
     if deleted:
-        log.warning("targets: %d contact(s) answered 404 (deleted in NP6) and were not loaded", deleted)
+        log.warning("targets: %d contact(s) answered 404 (deleted in NP6): marked with deleted_at", deleted)
     if skipped:
         log.warning("targets: %d contact(s) skipped after every retry, the next run asks again (first: %s)",
                     len(skipped), skipped[0].error)
 
 
-def targets(client: NP6Client, *, concurrency: int, max_targets: int | None) -> DltResource:
-    """The contacts of the loaded events' receivers not loaded yet (resource `targets`, which also
-    fills `target_bounces`), merged on `id`.
+def targets(client: NP6Client, *, concurrency: int, max_targets: int | None, refresh: int = 0) -> DltResource:
+    """The contacts of the loaded events' receivers (resource `targets`, which also fills
+    `target_bounces`), merged on `id`: new ones, stale ones and `refresh` read longest ago.
 
-    Receivers of events loaded in the same run are read by the next run: the ids come from the
-    destination, which holds only what earlier runs loaded.
+    The ids come from the destination: this resource runs after the event tables of the same run
+    are loaded (`settings.AFTER_EVENTS`).
     """
 
     def read() -> Iterator[Any]:
@@ -570,9 +618,9 @@ def targets(client: NP6Client, *, concurrency: int, max_targets: int | None) -> 
         if warehouse.refused(TARGETS_TABLE):
             return
         with read_back(TARGETS_TABLE):
-            ids = _take(new_target_ids(), max_targets)
+            ids = _take(target_ids(refresh), max_targets)
         if not ids:
-            log.info("targets: no new contact")
+            log.info("targets: no contact to read")
             return
         mapping = dlt.current.source_state().setdefault(STATE_KEY, {})
         yield from _target_batches(client, ids, concurrency, mapping)

@@ -27,6 +27,7 @@ DEFAULT_TIMEOUT = 120.0  # seconds; a day of events can be a large body
 DEFAULT_ACTIVITY_HORIZON = "30d"  # recipient exports: only actions with events this recent
 DEFAULT_REACTIVITY_HORIZON = "7d"  # reactivities: send cohorts this recent are read again
 DEFAULT_MAX_TARGETS = 20_000  # contacts fetched per run (one request each); the rest next run
+DEFAULT_REFRESH_TARGETS = 200  # contacts re-read per run because they were read longest ago
 
 MIXED_FEED_PATH = "/actions/events"  # every event type of every action, one request per window
 ACTIONS_PATH = "/actions"  # deprecated in 8.1.0 and the only way to list actions
