@@ -31,6 +31,7 @@ from . import np6_source, select_resources
 from .client import process_totals
 from .errors import NP6Error, NP6HTTPError, find_np6_error
 from .events import EVENT_TABLES
+from .models import create_models
 from .settings import AFTER_EVENTS, NOTIFICATION_EVENTS, REJECTED_TABLE, SOURCE_NAME, WINDOWS_TABLE
 
 LOCK_SUFFIX = ".load.lock"
@@ -156,6 +157,7 @@ def run_load(
             phase = "after"
             if after:
                 _run_after_events(pipeline, after, progress, summary, source_args, table_format)
+            create_models(pipeline, progress)
         except Exception as exc:
             root = find_np6_error(exc)
             if not isinstance(root, NP6HTTPError):
