@@ -100,8 +100,24 @@ def _add_sandbox(sub: Any) -> None:
     p.set_defaults(func=cmd_sandbox)
 
 
+def _add_report(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write one self-contained HTML report from the models (after np6 load)",
+        description="Build an HTML report from the SQL models the load creates (engagement, "
+        "human vs robot opens, top actions and links, bounces, deliverability, open delay). The "
+        "file embeds its charts (SVG) and makes no request: open it anywhere, offline.",
+    )
+    p.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
+    p.add_argument("--since", help="only days from this date on, for the daily figures (YYYY-MM-DD)")
+    p.add_argument("--destination", default="duckdb", help="the dlt destination loaded (default duckdb)")
+    p.add_argument("--dataset", default=DATASET_NAME, help=f"dataset/schema (default {DATASET_NAME})")
+    p.add_argument("--pipeline", default=PIPELINE_NAME, help=f"pipeline name (default {PIPELINE_NAME})")
+    p.set_defaults(func=cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The `np6` argument parser with its four commands."""
+    """The `np6` argument parser with its five commands."""
     parser = argparse.ArgumentParser(
         prog="np6",
         description="Load NP6 (Chapsvision CM) email/SMS data into DuckDB or a warehouse.",
@@ -111,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_sandbox(sub)
     _add_resources(sub)
+    _add_report(sub)
     return parser
 
 
@@ -156,6 +173,32 @@ def cmd_load(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         **source_args,
     )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from pipelines.np6_pipeline import make_pipeline
+    from pipelines.report import write_report
+
+    try:
+        since = date.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise NP6ConfigError(f"--since {args.since!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise NP6ConfigError("np6 report draws with matplotlib: pip install 'np6-connector[report]'") from None
+    pipeline = make_pipeline(args.pipeline, args.destination, args.dataset)
+    try:
+        path = write_report(pipeline, args.out, since)
+    except Exception as exc:
+        if find_np6_error(exc) is not None:
+            raise
+        raise NP6ConfigError(f"no models to report on in dataset {args.dataset} ({' '.join(str(exc).split())[:200]}); "
+                             "run `np6 load` first") from exc
+    print(f"Report written to {path}")
+    return 0
 
 
 def cmd_resources(args: argparse.Namespace) -> int:
