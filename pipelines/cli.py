@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipelines.commands import add_commands, add_destination_args
+from sources.np6.errors import NP6ConfigError, find_np6_error
 
 EPILOG_LOAD = """\
 every [sources.np6] setting above also comes from the environment (SOURCES__NP6__WINDOW=6h) or
@@ -119,8 +120,22 @@ def _version() -> str:
     return f"np6 {version('np6-connector')} (dlt {version('dlt')}, Python {python_version()})"
 
 
+def _add_report(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write one self-contained HTML report from the models (after np6 load)",
+        description="Build an HTML report from the SQL models the load creates (engagement, "
+        "human vs robot opens, top actions and links, bounces, deliverability, open delay). The "
+        "file embeds its charts (SVG) and makes no request: open it anywhere, offline.",
+    )
+    p.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
+    p.add_argument("--since", help="only days from this date on, for the daily figures (YYYY-MM-DD)")
+    add_destination_args(p)
+    p.set_defaults(func=cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The `np6` argument parser with its four commands."""
+    """The `np6` argument parser with its five commands."""
     parser = argparse.ArgumentParser(
         prog="np6",
         description="Load NP6 (Chapsvision CM) email/SMS data into DuckDB or a warehouse.",
@@ -134,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox(sub)
     _add_resources(sub)
     add_commands(sub)
+    _add_report(sub)
     return parser
 
 
@@ -158,6 +174,32 @@ def cmd_load(args: argparse.Namespace) -> int:
         summary_json=args.summary_json,
         **setting_overrides(args),
     )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from pipelines.np6_pipeline import make_pipeline
+    from pipelines.report import write_report
+
+    try:
+        since = date.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise NP6ConfigError(f"--since {args.since!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise NP6ConfigError("np6 report draws with matplotlib: pip install 'np6-connector[report]'") from None
+    pipeline = make_pipeline(args.pipeline, args.destination, args.dataset)
+    try:
+        path = write_report(pipeline, args.out, since)
+    except Exception as exc:
+        if find_np6_error(exc) is not None:
+            raise
+        raise NP6ConfigError(f"no models to report on in dataset {args.dataset} ({' '.join(str(exc).split())[:200]}); "
+                             "run `np6 load` first") from exc
+    print(f"Report written to {path}")
+    return 0
 
 
 def cmd_resources(args: argparse.Namespace) -> int:

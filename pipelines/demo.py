@@ -142,8 +142,11 @@ def run_demo(*, events_per_day: int, actions: int, days: int, seed: int, duckdb_
         summary.rows.update(extra.rows)
         summary.seconds += extra.seconds
         drop_staging(pipeline)
+        report = _report(pipeline, duckdb_path)
     print_summary(summary)
     show_what_landed(duckdb_path)
+    if report:
+        print(f"\nReport (np6 report): {report}")
     print(NEXT_STEPS.format(path=duckdb_path))
     return 0
 
@@ -153,6 +156,18 @@ def drop_staging(pipeline: dlt.Pipeline) -> None:
     with pipeline.sql_client() as client:
         with client.with_staging_dataset():
             client.drop_dataset() if client.has_dataset() else None
+
+
+def _report(pipeline: dlt.Pipeline, duckdb_path: str) -> str | None:
+    """Write the HTML report of the demo beside its DuckDB file; its path (None without matplotlib)."""
+    from .report import write_report
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("(no report: pip install 'np6-connector[report]')")
+        return None
+    return write_report(pipeline, os.path.splitext(os.path.abspath(duckdb_path))[0] + "_report.html")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pipelines.repair import finish_pending, repair_tables
 from sources.np6 import np6_source, open_run
 from sources.np6.errors import NP6Error, NP6HTTPError, find_np6_error
 from sources.np6.events import EVENT_TABLES, FEED, feed_windows
+from sources.np6.models import create_models
 from sources.np6.registry import feed_resources, in_phase
 from sources.np6.run import DEADLINE, GroupBudget, Outcome, RunContext
 from sources.np6.settings import REJECTED_TABLE, SOURCE_NAME, WINDOWS_TABLE
@@ -215,6 +216,7 @@ def run_load(
             _prepare(pipeline, run, progress)
             _events_phase(job)
             _after_phase(job)
+            create_models(pipeline, progress)
         except Exception as exc:
             root = find_np6_error(exc)
             if not isinstance(root, NP6HTTPError):

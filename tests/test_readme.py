@@ -12,3 +12,11 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 def test_readme_lists_every_resource_with_its_endpoint() -> None:
     missing = [r.name for r in RESOURCES if f"| `{r.name}` | `{r.endpoint}` |" not in README]
     assert not missing, f"README resource table misses {missing}"
+
+
+def test_readme_describes_every_model_column() -> None:
+    from sources.np6.models import models
+
+    section = README[README.index("## Models"):README.index("## Report")]
+    missing = [f"{m.name}.{c}" for m in models() for c in m.columns if f"| `{c}` |" not in section]
+    assert not missing and all(f"### `{m.name}`" in section for m in models()), missing

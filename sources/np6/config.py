@@ -13,10 +13,6 @@ import typing
 from typing import Any, Optional
 
 from dlt.common.configuration import configspec, resolve_configuration
-from dlt.common.configuration.exceptions import (
-    ConfigFieldMissingException,
-    ConfigurationException,
-)
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
@@ -30,6 +26,7 @@ from .settings import (
     DEFAULT_DEADLINE,
     DEFAULT_LOOKBACK,
     DEFAULT_MAX_TARGETS,
+    DEFAULT_REFRESH_TARGETS,
     DEFAULT_REACTIVITY_HORIZON,
     DEFAULT_SAFETY_MARGIN,
     DEFAULT_START_DATE,
@@ -58,6 +55,7 @@ class NP6Settings(BaseConfiguration):
     resources: Optional[Any] = None
     action_ids: Optional[Any] = None
     hit_classification: Optional[str] = None
+    robot_pass: bool = True
     commit_every: Optional[int] = None
     commit_rows: int = DEFAULT_COMMIT_ROWS
     commit_seconds: float = DEFAULT_COMMIT_SECONDS
@@ -71,6 +69,7 @@ class NP6Settings(BaseConfiguration):
     activity_horizon: str = DEFAULT_ACTIVITY_HORIZON
     reactivity_horizon: str = DEFAULT_REACTIVITY_HORIZON
     max_targets: Optional[int] = DEFAULT_MAX_TARGETS
+    refresh_targets: int = DEFAULT_REFRESH_TARGETS
 
 
 SETTINGS_HELP: dict[str, str] = {
@@ -86,7 +85,8 @@ SETTINGS_HELP: dict[str, str] = {
     "strict": "exit non-zero when a resource is unavailable (403/404) or the deadline stops a run",
     "resources": "resources to load, a list or comma-separated (default: every default one)",
     "action_ids": "read the per-action feeds of these actions instead of the account-wide one",
-    "hit_classification": "ask NP6 for robot hits only (e.g. genericrobot,mpp,gsr)",
+    "hit_classification": "the robot classes the robot pass asks for (default genericrobot,mpp,gsr)",
+    "robot_pass": "one extra read per window of the hits NP6 classifies as robots (true/false)",
     "commit_every": "at most this many windows per commit group (rows and cursors land together)",
     "commit_rows": "a commit group ends at the first window boundary past this many event rows",
     "commit_seconds": "a commit group ends at the first window boundary past this many seconds",
@@ -100,6 +100,7 @@ SETTINGS_HELP: dict[str, str] = {
     "activity_horizon": "recipient exports cover the actions with events this recent",
     "reactivity_horizon": "opt-in reactivities re-read the send cohorts this recent",
     "max_targets": "contacts fetched per run at most (one request each); the rest next run",
+    "refresh_targets": "contacts re-read per run because they were read longest ago",
 }
 
 

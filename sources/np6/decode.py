@@ -60,8 +60,9 @@ def gc_paused() -> Any:
                 gc.enable()
 
 
-def decode_events(body: bytes, classification: str | None = None) -> Normalized | BadBody:
-    """Parse one response body (a JSON array of events) and flatten it."""
+def decode_events(body: bytes, robots: bool = False) -> Normalized | BadBody:
+    """Parse one response body (a JSON array of events) and flatten it (`robots`: read with the
+    robot filter, see `normalize_events`)."""
     with gc_paused():
         try:
             data = orjson.loads(body)
@@ -69,7 +70,7 @@ def decode_events(body: bytes, classification: str | None = None) -> Normalized 
             return BadBody(f"not JSON ({exc.msg})")
         if not isinstance(data, list):
             return BadBody(f"a JSON {type(data).__name__}, expected an array of events")
-        return normalize_events(data, classification=classification)
+        return normalize_events(data, robots=robots)
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -131,10 +132,10 @@ def pool(workers: int) -> ProcessPoolExecutor:
 POOL_MIN_BYTES = 2_000_000
 
 
-def submit(body: bytes, classification: str | None, workers: int) -> Future[Normalized | BadBody]:
+def submit(body: bytes, robots: bool, workers: int) -> Future[Normalized | BadBody]:
     """Decode in a worker process, or right here when `workers` is 0 or the body is small."""
     if workers <= 0 or len(body) < POOL_MIN_BYTES:
         done: Future[Normalized | BadBody] = Future()
-        done.set_result(decode_events(body, classification))
+        done.set_result(decode_events(body, robots))
         return done
-    return pool(workers).submit(decode_events, body, classification)
+    return pool(workers).submit(decode_events, body, robots)

@@ -19,6 +19,14 @@ one unit per type where NP6 answers 404 on it; their rows land in the event tabl
 (`channel = notification`), under their own cursor scope `notification_events`. Their
 `_np6_windows` rows have `resource` `notification_events` (or `notification_events:<kind>` per
 type, e.g. `notification_events:hits`) and the notification id as `action_id`.
+
+Robot pass: the reference documents a `classification` filter on the hit endpoints ("use this
+parameter if you want to get the hit events classified as robot") but neither what the default
+feeds return nor where a hit names its class. So each window also gets one read of its hits with
+the filter (`plan_units`; resource `hits:robots` in `_np6_windows`), and `merge_robot_pass` folds
+it into the default feed's hits of that window by `id`: robots the default feed left out are
+added, those it held are labelled. A 403 or 404 on that read turns the pass off for the run with
+one warning; the hits then carry only the labels their payload gives.
 """
 
 from __future__ import annotations
@@ -45,8 +53,8 @@ from .bookkeeping import (
 from .client import Fetched, NP6Client
 from .cursors import Scope, WindowedRead, plan_windows, scopes
 from .decode import BadBody, gc_paused, submit
-from .errors import NP6NotFound, NP6Timeout, expect_array
-from .normalize import Normalized, normalize_events
+from .errors import NP6AuthError, NP6NotFound, NP6Timeout, expect_array
+from .normalize import Normalized, merge_robot_hits, normalize_events
 from .plan import RunPlan, SplitLimits
 from .push import (
     NOTIFICATION_EVENT_PATHS,
@@ -76,7 +84,7 @@ class ReadUnit(NamedTuple):
     window: Window
     tables: tuple[str, ...]
     action_id: str | None
-    classification: str | None
+    classification: str | None  # the robot filter: set on the robot pass's reads only
     split_from: Window | None = None  # the planned window this piece is half (of half...) of
     label: str | None = None  # `_np6_windows` resource name, when not derived from the tables
     guess: str | None = None  # the path template, when the route is a guess (404: skip it)
@@ -88,6 +96,11 @@ class ReadUnit(NamedTuple):
         if self.label:
             return self.label
         return self.tables[0] if len(self.tables) == 1 else "events"
+
+    @property
+    def robots(self) -> bool:
+        """Whether this read is the robot pass (every hit it returns is a robot)."""
+        return self.classification is not None
 
 
 class WindowBatch(NamedTuple):
@@ -110,22 +123,44 @@ def plan_units(
     """Decide which requests cover `tables` over `windows`, fewest requests first.
 
     Every event table selected, account-wide: one mixed-feed request per window. Otherwise one
-    request per window and per-type endpoint (and per action when `action_ids` is given).
+    request per window and per-type endpoint (and per action when `action_ids` is given). No
+    default read carries the robot filter; with `classification` given and `hits` wanted, each
+    window ends with the robot pass (`robot_units`).
     """
     wanted = [t for t in tables if t in EVENT_ENDPOINTS_BY_TABLE or t in MIXED_ONLY_TABLES]
+    robots = "hits" in wanted and classification is not None
     if not action_ids and set(EVENT_ENDPOINTS_BY_TABLE) <= set(wanted):
-        return [ReadUnit(MIXED_FEED_PATH, w, tuple(wanted), None, classification) for w in windows]
+        return [unit for w in windows for unit in (
+            ReadUnit(MIXED_FEED_PATH, w, tuple(wanted), None, None),
+            *(robot_units(w, None, classification) if robots else ()),
+        )]  # fmt: skip
     units = []
     for window in windows:
         for endpoint in (EVENT_ENDPOINTS_BY_TABLE[t] for t in wanted if t in EVENT_ENDPOINTS_BY_TABLE):
-            filt = classification if endpoint.classification else None
             if not action_ids:
-                units.append(ReadUnit(endpoint.account_path, window, (endpoint.table,), None, filt))
+                units.append(ReadUnit(endpoint.account_path, window, (endpoint.table,), None, None))
                 continue
             for action_id in action_ids:
                 path = endpoint.action_path.format(action_id=action_id)
-                units.append(ReadUnit(path, window, (endpoint.table,), action_id, filt))
+                units.append(ReadUnit(path, window, (endpoint.table,), action_id, None))
+        if robots:
+            units.extend(robot_units(window, action_ids, classification))
     return units
+
+
+ROBOT_PASS = "hits:robots"  # the robot pass's `_np6_windows` resource
+
+
+def robot_units(window: Window, action_ids: Sequence[str] | None, classification: str | None) -> list[ReadUnit]:
+    """The robot pass of one window: the hit endpoint with the robot filter, account-wide or
+    per action (so a per-action run never reads other actions' robots)."""
+    hits = EVENT_ENDPOINTS_BY_TABLE["hits"]
+    if not action_ids:
+        return [ReadUnit(hits.account_path, window, ("hits",), None, classification, label=ROBOT_PASS)]
+    return [
+        ReadUnit(hits.action_path.format(action_id=a), window, ("hits",), a, classification, label=ROBOT_PASS)
+        for a in action_ids
+    ]
 
 
 def plan_notification_units(windows: Sequence[Window], notification_ids: Sequence[str]) -> list[ReadUnit]:
@@ -169,6 +204,18 @@ class GuessedPaths:
                 "; reading its per-type routes instead" if unit.fallback else "",
             )  # fmt: skip
 
+    def refused(self, unit: ReadUnit, status: int | None) -> None:
+        """Note that NP6 refused the robot pass (403/404); warn the first time only."""
+        with self._lock:
+            first = ROBOT_PASS not in self._missing
+            self._missing.add(ROBOT_PASS)
+        if first:
+            log.warning(
+                "NP6 answered %s on GET %s?classification=%s (the robot pass): robot hits are "
+                "labelled from their payload only for the rest of this run", status, unit.path,
+                unit.classification,
+            )  # fmt: skip
+
 
 def _params(unit: ReadUnit) -> dict[str, Any]:
     params: dict[str, Any] = {"start": unit.window.iso_start, "end": unit.window.iso_end, "sort": "asc"}
@@ -183,7 +230,7 @@ def _reread(client: NP6Client, unit: ReadUnit, bad: BadBody) -> tuple[Normalized
     with gc_paused():
         data, fetched = client.get_json(unit.path, _params(unit), context=str(unit.window))
         events = expect_array(data, f"GET {unit.path} {unit.window}", "events", path=unit.path, status=fetched.status)
-        return normalize_events(events, classification=unit.classification), fetched
+        return normalize_events(events, robots=unit.robots), fetched
 
 
 def read_unit(
@@ -200,20 +247,30 @@ def read_unit(
     """
     if unit.guess is not None and guessed is not None and unit.guess in guessed:
         return _instead(client, unit, workers, limits, guessed)
+    if unit.robots and guessed is not None and ROBOT_PASS in guessed:
+        return []
     splittable = unit.window.duration >= 2 * limits.min_window
     try:
         fetched = client.get(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable)
     except NP6Timeout as exc:
         return _split(client, unit, workers, limits, str(exc), guessed)
     except NP6NotFound:
+        if unit.robots and guessed is not None:
+            guessed.refused(unit, 404)
+            return []
         if unit.guess is None or guessed is None:
             raise
         guessed.missing(unit)
         return _instead(client, unit, workers, limits, guessed)
+    except NP6AuthError as exc:
+        if not (unit.robots and exc.status == 403 and guessed is not None):
+            raise
+        guessed.refused(unit, 403)
+        return []
     if splittable and limits.max_body_bytes and len(fetched.body) > limits.max_body_bytes:
         reason = f"body of {len(fetched.body):,} bytes over max_body_bytes={limits.max_body_bytes:,}"
         return _split(client, unit, workers, limits, reason, guessed)
-    decoded = submit(fetched.body, unit.classification, workers).result()
+    decoded = submit(fetched.body, unit.robots, workers).result()
     normalized, fetched = _reread(client, unit, decoded) if isinstance(decoded, BadBody) else (decoded, fetched)
     for note in normalized.drift:  # a type change on a known column: kept, and said out loud
         log.warning("type change on GET %s %s: %s", unit.path, unit.window, note)
@@ -285,6 +342,36 @@ def _while(units: Sequence[ReadUnit], more: Callable[[], bool]) -> Iterator[Read
         yield unit
 
 
+def merge_robot_pass(batches: Iterator[WindowBatch]) -> Iterator[WindowBatch]:
+    """Fold each window's robot pass into the hits the default feed read for that window.
+
+    Batches arrive in plan order, the robot pass after the default reads of its window (see
+    `plan_units`), so the batches of one planned window are held until the next window starts:
+    a robot hit the default feed also returned becomes one row labelled robot, and the robot
+    batch keeps only the hits the default feed left out (see `normalize.merge_robot_hits`).
+    """
+    held: list[WindowBatch] = []
+    for batch in batches:
+        if held and _window_of(held[0]) != _window_of(batch):
+            yield from held
+            held = []
+        robots = batch.tables.get("hits") if batch.unit.robots else None
+        if robots is not None:
+            held, batch = _fold(held, batch, robots)
+        held.append(batch)
+    yield from held
+
+
+def _fold(held: list[WindowBatch], batch: WindowBatch, robots: pa.Table) -> tuple[list[WindowBatch], WindowBatch]:
+    """`held` with the robots of `batch` labelled in their hits, and `batch` without those."""
+    index = [i for i, b in enumerate(held) if b.tables.get("hits") is not None]
+    labelled, rest = merge_robot_hits([held[i].tables["hits"] for i in index], robots)
+    held = list(held)
+    for i, hits in zip(index, labelled):
+        held[i] = held[i]._replace(tables={**held[i].tables, "hits": hits})
+    return held, batch._replace(tables={**batch.tables, "hits": rest})
+
+
 def window_record(batch: WindowBatch) -> dict[str, Any]:
     """The `_np6_windows` row for one request: what was read, how much, how hard it was."""
     unit = batch.unit
@@ -352,7 +439,8 @@ def _feed_batches(run: RunContext, read: WindowedRead) -> Iterator[WindowBatch]:
         pushed = yield from _notification_units(run, read)
         units = sorted(units + pushed, key=lambda unit: unit.window.start)  # stable: per window
     budget = run.budget or GroupBudget()
-    batches = read_batches(run.client, units, plan.concurrency, plan.decode_workers, plan.limits, budget.more)
+    batches = merge_robot_pass(
+        read_batches(run.client, units, plan.concurrency, plan.decode_workers, plan.limits, budget.more))
     for done, batch in enumerate(read.track(batches, _window_of, cut_short=lambda: budget.spent), start=1):
         budget.add(sum(t.num_rows for t in batch.tables.values()))
         budget.windows_done = read.completed

@@ -24,7 +24,9 @@ they warn and load nothing), or the `action_ids` given. Each run re-reads the wh
 those actions and merges it on `(action_id, receiver_id)`, so a re-run adds no rows; nothing is
 kept per action, so state and requests stay bounded by the horizon. Up to `concurrency` exports
 are read at once; a 404 (a deleted action) is skipped with a warning, a 401/403 stops the run.
-Derived rows count every event, robots included (hits of all classifications), like the export.
+Derived openers and clickers count human hits only: a hit with `is_robot` (an Apple Mail Privacy
+Proxy prefetch, a link scanner) is nobody opening or clicking. The export, where NP6 answers one,
+counts what NP6 counts.
 """
 
 from __future__ import annotations

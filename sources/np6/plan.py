@@ -19,6 +19,7 @@ import pendulum
 from .config import NP6Settings
 from .decode import default_workers
 from .errors import NP6ConfigError
+from .settings import ROBOT_CLASSES
 from .windows import parse_duration, parse_instant
 
 MIN_WINDOW = timedelta(minutes=1)
@@ -50,7 +51,7 @@ class RunPlan:
     range_start: pendulum.DateTime | None = None
     range_end: pendulum.DateTime | None = None
     action_ids: tuple[str, ...] | None = None
-    classification: str | None = None
+    classification: str | None = None  # the robot pass's classes; None: no robot pass
     concurrency: int = 4
     timeout: float = 120.0
     deadline: timedelta = timedelta(minutes=45)
@@ -67,6 +68,7 @@ class RunPlan:
     activity_horizon: timedelta = timedelta(days=30)
     reactivity_horizon: timedelta = timedelta(days=7)
     max_targets: int | None = 20_000
+    refresh_targets: int = 200
 
     @property
     def bound(self) -> pendulum.DateTime:
@@ -147,7 +149,7 @@ def build_plan(
         range_start=start,
         range_end=end,
         action_ids=split_names(settings.action_ids),
-        classification=settings.hit_classification or None,
+        classification=(settings.hit_classification or ROBOT_CLASSES) if settings.robot_pass else None,
         concurrency=_count(settings.concurrency, "concurrency"),
         timeout=float(settings.timeout),
         deadline=parse_duration(settings.deadline, setting="deadline"),
@@ -165,6 +167,7 @@ def build_plan(
         activity_horizon=parse_duration(settings.activity_horizon, setting="activity_horizon"),
         reactivity_horizon=parse_duration(settings.reactivity_horizon, setting="reactivity_horizon"),
         max_targets=settings.max_targets,
+        refresh_targets=_count(settings.refresh_targets, "refresh_targets", minimum=0),
     )
     _check_size(plan)
     return plan

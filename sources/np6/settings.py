@@ -32,6 +32,7 @@ DEFAULT_DEADLINE = "45m"  # a run stops cleanly after this long: an hourly job n
 DEFAULT_ACTIVITY_HORIZON = "30d"  # recipient exports: only actions with events this recent
 DEFAULT_REACTIVITY_HORIZON = "7d"  # reactivities: send cohorts this recent are read again
 DEFAULT_MAX_TARGETS = 20_000  # contacts fetched per run (one request each); the rest next run
+DEFAULT_REFRESH_TARGETS = 200  # contacts re-read per run because they were read longest ago
 
 MIXED_FEED_PATH = "/actions/events"  # every event type of every action, one request per window
 ACTIONS_PATH = "/actions"  # deprecated in 8.1.0 and the only way to list actions
@@ -117,6 +118,10 @@ EVENT_ENDPOINTS_BY_TABLE = {e.table: e for e in EVENT_ENDPOINTS}
 
 # Tables only the mixed feed fills: event types NP6 has no per-type endpoint for.
 MIXED_ONLY_TABLES = ("executions", "other_events")
+
+# The robot classes of the reference's `classification` example (np6-api.md §3.1): mpp is Apple
+# Mail Privacy Proxy, gsr the Google Security Robot. What the robot pass asks for by default.
+ROBOT_CLASSES = "genericrobot,mpp,gsr"
 
 WINDOWS_TABLE = "_np6_windows"
 REJECTED_TABLE = "_np6_rejected"

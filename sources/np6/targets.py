@@ -1,9 +1,18 @@
 """Contacts: `targets` (with `target_bounces`) for the receivers of loaded events.
 
 NP6 8.1.0 has no "list all contacts" operation (np6-api.md §3.11, §4.8), so `targets` reads the
-contacts the warehouse already knows of: the distinct receiver ids of the loaded event tables
-that are not yet in `targets`, one `GET /targets/{id}` (experimental) each, a few in flight. A
-contact answers like (seeds/002)::
+contacts the warehouse already knows of, one `GET /targets/{id}` (experimental) each, a few in
+flight, at most `max_targets` per run, in this order (`target_ids_sql`):
+
+1. new: receiver ids of the loaded event tables that are not yet in `targets`;
+2. stale: contacts with an event newer than their last read (`fetched_at`): a bounce, an
+   unsubscribe or a click may have changed them in NP6 (NP6 has no "updated since" listing);
+3. a rolling slice of `refresh_targets` contacts read longest ago, so a contact changed in NP6
+   without any event (an import, a form) is not stale forever.
+
+A contact that answers 404 gets a row with `deleted_at` (and its other columns null) instead of
+keeping its last copy; it is read again only when a new event names it. A contact answers like
+(seeds/002)::
 
     {"id": "000R4M0T", "hash": "9e1c...", "creationDate": "2026-01-02T10:00:00.5Z",
      "lastUpdateDate": "...", "fields": {"8103": "ann@example.com", "8130": 2, ...},
@@ -31,6 +40,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import dlt
+import pendulum
 import orjson
 from dlt.sources import DltResource
 
@@ -42,7 +52,7 @@ from .errors import NP6AuthError, NP6BadResponse, NP6ConfigError, NP6HTTPError, 
 from .normalize import parse_iso
 from .run import RunContext
 from .settings import DIMENSION_ENDPOINTS, TARGETS_TABLE, DimensionEndpoint
-from .warehouse import new_target_ids, read_back
+from .warehouse import read_back, target_ids
 
 log = logging.getLogger("np6.contacts")
 
@@ -68,6 +78,8 @@ TARGET_COLUMNS: dict[str, dict[str, Any]] = {
     "redlist_mail_reason": {"data_type": "bigint"},
     "redlist_sms_at": _ts(),
     "redlist_sms_reason": {"data_type": "bigint"},
+    "fetched_at": _ts(),
+    "deleted_at": _ts(),
     "extra": {"data_type": "json"},
 }
 # Names a field column may never take: the fixed columns and dlt's own.
@@ -431,32 +443,35 @@ def _target_batches(run: RunContext, ids: list[str], mapping: dict[str, str]) ->
     mapping.update(assign_columns(mapping, catalogue))
     deleted, skipped, breaker = 0, [], _Breaker(FAILURES_IN_A_ROW)
     for start in range(0, len(ids), BATCH_SIZE):
-        answers = fetch_targets(client, ids[start : start + BATCH_SIZE], concurrency, breaker)
+        batch = ids[start : start + BATCH_SIZE]
+        answers = fetch_targets(client, batch, concurrency, breaker)
+        now = pendulum.now("UTC")
         items = [a for a in answers if isinstance(a, dict)]
-        deleted += sum(a is None for a in answers)
+        gone = [{"id": i, "fetched_at": now, "deleted_at": now} for i, a in zip(batch, answers) if a is None]
+        deleted += len(gone)
         skipped += [a for a in answers if isinstance(a, Skipped)]
         mapping.update(assign_columns(mapping, (), {f for i in items for f in field_ids_of(i)}))
         specs = field_specs(mapping, catalogue, value_lists)
-        if items:
-            rows = [target_row(i, specs) for i in items]
+        if items or gone:
+            rows = [{**target_row(i, specs), "fetched_at": now} for i in items] + gone
             yield for_table(rows, TARGETS_TABLE, "id", target_columns(specs))
         bounces = [b for i in items for b in bounce_rows(i, specs)]
         if bounces:
             yield for_table(bounces, BOUNCES_TABLE, BOUNCE_KEY, BOUNCE_COLUMNS)
         log.info("targets: %d/%d read", min(start + BATCH_SIZE, len(ids)), len(ids))
     if deleted:
-        log.warning("targets: %d contact(s) answered 404 (deleted in NP6) and were not loaded", deleted)
+        log.warning("targets: %d contact(s) answered 404 (deleted in NP6): marked with deleted_at", deleted)
     if skipped:
         log.warning("targets: %d contact(s) skipped after every retry, the next run asks again (first: %s)",
                     len(skipped), skipped[0].error)
 
 
 def targets(run: RunContext) -> DltResource:
-    """The contacts of the loaded events' receivers not loaded yet (resource `targets`, which also
-    fills `target_bounces`), merged on `id`.
+    """The contacts of the loaded events' receivers (resource `targets`, which also fills
+    `target_bounces`), merged on `id`: new ones, stale ones and `refresh_targets` read longest ago.
 
-    Receivers of events loaded in the same run are read by the next run: the ids come from the
-    destination, which holds only what earlier runs loaded.
+    The ids come from the destination: this resource runs after the event tables of the same run
+    are loaded (`settings.AFTER_EVENTS`).
     """
 
     def contacts() -> Iterator[Any]:
@@ -464,9 +479,9 @@ def targets(run: RunContext) -> DltResource:
         if warehouse.refused(run, TARGETS_TABLE):
             return
         with read_back(run, TARGETS_TABLE):
-            ids = _take(new_target_ids(), run.plan.max_targets)
+            ids = _take(target_ids(run.plan.refresh_targets), run.plan.max_targets)
         if not ids:
-            log.info("targets: no new contact")
+            log.info("targets: no contact to read")
             return
         mapping = dlt.current.source_state().setdefault(STATE_KEY, {})
         yield from _target_batches(run, ids, mapping)

@@ -100,8 +100,8 @@ def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
     """SQL (DuckDB and PostgreSQL) for the rows of `export` computed from its event table."""
     where = [f"action_id IN ({', '.join(_literal(a) for a in action_ids)})", f"{_RECEIVER} IS NOT NULL",
              _ACTION_EVENTS]
-    if export.hit_type:
-        where.append(f"hit_type = {_literal(export.hit_type)}")
+    if export.hit_type:  # human hits only (`is_robot` is never null; older rows may lack it)
+        where += [f"hit_type = {_literal(export.hit_type)}", "NOT coalesce(is_robot, false)"]
     return (f"SELECT action_id, {_RECEIVER} AS receiver_id, max(receiver_unicity) AS receiver_unicity, "
             f'max(receiver_hash) AS receiver_hash, min("timestamp") AS first_at, max("timestamp") AS last_at, '
             f'count(*) AS "count" FROM {export.event_table} WHERE {" AND ".join(where)} '
@@ -123,9 +123,8 @@ def last_event_load(dataset: Any) -> str | None:
 # --- contacts: receivers with no `targets` row yet -------------------------------------------
 
 
-def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
-    """SQL (DuckDB and PostgreSQL) for the sorted receiver ids of the loaded event tables that
-    are not in `targets`; None when no event table has receiver columns."""
+def _receiver_selects(tables: Mapping[str, set[str]], more: str = "") -> list[str]:
+    """One `SELECT <receiver id> AS id{more} FROM <table>` per loaded event table with receivers."""
     selects = []
     for table in (t for t in EVENT_TABLES if t in tables):
         parts = []
@@ -135,7 +134,14 @@ def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
             parts.append("CASE WHEN receiver_type = 'id' THEN receiver_value END")
         if parts:
             expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-            selects.append(f"SELECT {expr} AS id FROM {table}")
+            selects.append(f"SELECT {expr} AS id{more} FROM {table}")
+    return selects
+
+
+def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
+    """SQL (DuckDB and PostgreSQL) for the sorted receiver ids of the loaded event tables that
+    are not in `targets`; None when no event table has receiver columns."""
+    selects = _receiver_selects(tables)
     if not selects:
         return None
     where = "r.id IS NOT NULL"
@@ -144,8 +150,36 @@ def new_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
     return f"SELECT DISTINCT r.id FROM ({' UNION '.join(selects)}) r WHERE {where} ORDER BY r.id"
 
 
-def new_target_ids() -> list[str]:
-    """Receiver ids of the loaded events with no `targets` row yet, sorted."""
+def stale_ids_sql(tables: Mapping[str, set[str]]) -> str | None:
+    """SQL (DuckDB and PostgreSQL) for the sorted ids of `targets` with an event newer than their
+    last read (`fetched_at`; a row from before that column counts as never read)."""
+    timed = {t: columns for t, columns in tables.items() if "timestamp" in columns}
+    selects = _receiver_selects(timed, ', "timestamp" AS at')
+    if "id" not in tables.get(TARGETS_TABLE, ()) or not selects:
+        return None
+    fetched = "t.fetched_at" if "fetched_at" in tables[TARGETS_TABLE] else "NULL"
+    return (f"SELECT t.id FROM {TARGETS_TABLE} t JOIN (SELECT r.id, max(r.at) AS last_event FROM "
+            f"({' UNION ALL '.join(selects)}) r GROUP BY r.id) e ON e.id = t.id "
+            f"WHERE {fetched} IS NULL OR e.last_event > {fetched} ORDER BY t.id")
+
+
+def rolling_ids_sql(tables: Mapping[str, set[str]], count: int) -> str | None:
+    """SQL for the `count` contacts (not known deleted) read longest ago, the never-read first."""
+    columns = tables.get(TARGETS_TABLE, set())
+    if "id" not in columns or count <= 0:
+        return None
+    if "fetched_at" not in columns:
+        return f"SELECT id FROM {TARGETS_TABLE} ORDER BY id LIMIT {int(count)}"
+    return (f"SELECT id FROM {TARGETS_TABLE} WHERE deleted_at IS NULL "
+            f"ORDER BY fetched_at NULLS FIRST, id LIMIT {int(count)}")
+
+
+def target_ids(refresh: int) -> list[str]:
+    """The contacts to read this run: new ones, then stale ones, then the rolling slice (once each)."""
     ds = dataset()
-    sql = new_ids_sql(loaded_tables(ds))
-    return [] if sql is None else [str(r[0]) for r in ds(sql).fetchall()]
+    tables = loaded_tables(ds)
+    found: dict[str, None] = {}
+    for sql in (new_ids_sql(tables), stale_ids_sql(tables), rolling_ids_sql(tables, refresh)):
+        if sql is not None:
+            found.update((str(r[0]), None) for r in ds(sql).fetchall())
+    return list(found)

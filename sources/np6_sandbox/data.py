@@ -148,13 +148,15 @@ def _frozen(values: str | Iterable[str] | None) -> frozenset[str] | None:
 class EventFilter:
     """Which events a route returns; None means no condition on that field.
 
-    `hit_types` and `classification` only let through hits having one of the values.
+    `hit_types` and `classification` only let through hits having one of the values;
+    `humans_only` leaves out every hit with a robot classification.
     """
 
     types: frozenset[str] | None = None
     action_id: str | None = None
     hit_types: frozenset[str] | None = None
     classification: frozenset[str] | None = None
+    humans_only: bool = False
 
     @classmethod
     def of(
@@ -179,6 +181,9 @@ class EventFilter:
         if self.action_id is not None:
             actions, action_id = bucket.actions, self.action_id
             keep = [i for i in keep if actions[i] == action_id]
+        if self.humans_only:
+            classes = bucket.classifications
+            keep = [i for i in keep if classes[i] is None]
         return list(keep)
 
 

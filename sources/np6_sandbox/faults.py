@@ -33,6 +33,11 @@ import orjson
 
 Headers = list[tuple[str, str]]
 BAD_BODIES = ("truncated", "html", "content_type")
+# Where a robot hit names its class: the reference does not say (np6-api.md §4.5), so the
+# sandbox can play each reading. `none`: nowhere, only the `classification` filter tells.
+CLASS_PLACES = ("client", "detail", "top", "none")
+_CLASS_KEY = b'"classification":'
+
 FUTURE_MS = 32_503_680_000_000  # 2999-12-31T00:00:00Z, far beyond any window
 HTML_PAGE = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
              b"<body><h1>502 Bad Gateway</h1><p>upstream error</p></body></html>")
@@ -66,6 +71,14 @@ class Faults:
             404, "/actions/archives": 403}`, keyed by the route's name (its path template, like
             `/actions/{id}/export/tracking/opens`) or by the exact path: an account without a
             feature, or a key without the right to read it.
+        robots_in_default_feed: event reads without `classification` return robot hits too
+            (one reading of the reference); False leaves them out (the other reading), so only a
+            read with the filter returns them.
+        classification_at: where a robot hit carries its class: `client`
+            (`source.detail.client.classification`, the generated shape), `detail`
+            (`source.detail.classification`), `top` (the event root) or `none` (nowhere).
+        robot_filter_status: answer this status (403 or 404) to any hit read that carries the
+            `classification` filter (None: serve it).
     """
 
     rate_limit: int | None = None
@@ -83,6 +96,9 @@ class Faults:
     slow_over_hours: float | None = None
     slow_s: float = 0.0
     route_status: dict[str, int] = field(default_factory=dict)
+    robots_in_default_feed: bool = True
+    classification_at: str = "client"
+    robot_filter_status: int | None = None
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and self.rate_limit < 1:
@@ -101,6 +117,10 @@ class Faults:
             raise ValueError("slow_s and slow_over_hours cannot be negative")
         if any(not 400 <= int(status) <= 599 for status in self.route_status.values()):
             raise ValueError("route_status statuses must be 4xx or 5xx")
+        if self.classification_at not in CLASS_PLACES:
+            raise ValueError(f"classification_at must be one of {', '.join(CLASS_PLACES)}")
+        if self.robot_filter_status not in (None, 403, 404):
+            raise ValueError("robot_filter_status must be 403, 404 or None")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Faults:
@@ -219,6 +239,25 @@ class FaultInjector:
         if at is None or (start_ms is not None and at < start_ms) or (end_ms is not None and at >= end_ms):
             return []
         return [orjson.dumps(item) for item in bad_event_items(at)]
+
+    def robot_filter(self) -> Reply | None:
+        """What a hit read with the `classification` filter gets instead (None: the real answer)."""
+        status = self.faults.robot_filter_status
+        return None if status is None else error_reply(status, "injected refusal of the robot filter")
+
+    def place_class(self, item: bytes) -> bytes:
+        """A robot hit's JSON with its class moved where `classification_at` says."""
+        place = self.faults.classification_at
+        if place == "client" or _CLASS_KEY not in item:
+            return item
+        event = orjson.loads(item)
+        detail = event["source"]["detail"]
+        found = detail["client"].pop("classification")
+        if place == "detail":
+            detail["classification"] = found
+        elif place == "top":
+            event["classification"] = found
+        return orjson.dumps(event)
 
     def spoil(self, reply: Reply) -> Reply:
         """The answer as `bad_body` spoils it (the first `bad_body_first` answers, or all)."""

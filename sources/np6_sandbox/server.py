@@ -22,7 +22,8 @@ one server, never of the shared `Account`: `GET /fields` answers them on that se
 Event routes take `start` (inclusive) and `end` (exclusive), each an ISO date, an ISO datetime or
 epoch milliseconds (a missing bound is the account's span edge), `sort=asc|desc` (absent: a new
 shuffle on every request, as NP6 warns), and on hit routes `classification=a,b` (only hits with one
-of those robot classifications; absent: all hits). Bodies are bare JSON arrays, no pagination.
+of those robot classifications; absent: all hits, or only human hits with the fault knob
+`robots_in_default_feed` off). Bodies are bare JSON arrays, no pagination.
 Small bodies go out with `Content-Length`; bodies over `STREAM_THRESHOLD` are streamed one hour at a
 time with chunked transfer encoding.
 
@@ -549,10 +550,16 @@ class _Handler(BaseHTTPRequestHandler):
         if route.kind == "action":
             return self._send(req, Reply(200, orjson.dumps(account.action(action_id or "")), tuple(headers)))
         start, end = _instant(req.params, "start"), _instant(req.params, "end")
-        self.sandbox.injector.slow_window(start, end)
-        flt = EventFilter(route.types, action_id, route.hit_types, _classification(req.params, route))
+        injector = self.sandbox.injector
+        classification = _classification(req.params, route)
+        refusal = injector.robot_filter() if classification else None
+        if refusal is not None:
+            return self._send(req, refusal)
+        injector.slow_window(start, end)
+        humans = classification is None and not self.sandbox.faults.robots_in_default_feed
+        flt = EventFilter(route.types, action_id, route.hit_types, classification, humans)
         groups = self._event_groups(start, end, flt, _sort(req.params))
-        bad = self.sandbox.injector.bad_events(start, end)
+        bad = injector.bad_events(start, end)
         if bad:
             groups = itertools.chain(groups, [bad])
         self._send_array(req, groups, headers)
@@ -570,9 +577,11 @@ class _Handler(BaseHTTPRequestHandler):
             hours.reverse()
         elif shuffle:
             shuffle(hours)
+        place = self.sandbox.injector.place_class
         for index in hours:
             bucket = account.bucket(index)
-            items = list(map(bucket.json.__getitem__, bucket.select(lo, hi, flt)))
+            rows, classes = bucket.select(lo, hi, flt), bucket.classifications
+            items = [place(bucket.json[r]) if classes[r] else bucket.json[r] for r in rows]
             if sort == "desc":
                 items.reverse()
             elif shuffle:

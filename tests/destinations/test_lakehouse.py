@@ -20,7 +20,7 @@ FEEDS = "actions,hits,activations,bounces,cancellations,executions,other_events,
 SHIPPED = yaml.safe_load((REPO / "schemas" / "import" / "np6.schema.yaml").read_text())["tables"]
 # dlt data type -> the DuckDB type of the Parquet column it is written as
 DUCKDB_TYPES = {"text": "VARCHAR", "timestamp": "TIMESTAMP WITH TIME ZONE", "bigint": "BIGINT",
-                "json": "JSON", "double": "DOUBLE"}
+                "json": "JSON", "double": "DOUBLE", "bool": "BOOLEAN"}
 
 
 def parquet(lake: Path, dataset: str, table: str) -> str:

@@ -21,7 +21,7 @@ EVENT_RESOURCES = "hits,activations,bounces,cancellations,executions,other_event
 CONTRACT = f"actions,{EVENT_RESOURCES}"  # the tables these tests check (faster than every resource)
 # dlt data type -> what PostgreSQL reports in information_schema.columns.data_type
 PG_TYPES = {"text": "character varying", "timestamp": "timestamp with time zone", "bigint": "bigint",
-            "json": "jsonb", "double": "double precision"}
+            "json": "jsonb", "double": "double precision", "bool": "boolean"}
 SHIPPED = yaml.safe_load((REPO / "schemas" / "import" / "np6.schema.yaml").read_text())["tables"]
 
 

@@ -29,7 +29,7 @@ SCHEMA_FILE = REPO / "schemas" / "import" / "np6.schema.yaml"
 SHIPPED: dict[str, Any] = yaml.safe_load(SCHEMA_FILE.read_text())["tables"]
 DLT_COLUMNS = ("_dlt_load_id", "_dlt_id")
 BOOKKEEPING = ("_np6_windows", "_np6_rejected")
-ARROW_TO_DLT = {pa.string(): "text", pa.int64(): "bigint", pa.float64(): "double",
+ARROW_TO_DLT = {pa.string(): "text", pa.int64(): "bigint", pa.float64(): "double", pa.bool_(): "bool",
                 pa.timestamp("us", tz="UTC"): "timestamp", pa.timestamp("ms", tz="UTC"): "timestamp"}
 PY_TO_DLT = {str: "text", int: "bigint", float: "double", datetime: "timestamp"}
 

@@ -62,7 +62,8 @@ def test_killed_runs_resume_to_exactly_the_servers_data(make_sandbox, workspace)
     for first in (True, False, False):
         proc = subprocess.Popen(args, cwd=ws.root, env=ws.env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(7.0 if first else rng.uniform(2.0, 6.0))  # the first after a group or two
+        # the first after a group or two (each window is two requests: the feed and the robot pass)
+        time.sleep(12.0 if first else rng.uniform(2.0, 6.0))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the whole process group, as a machine dies
             kills += 1

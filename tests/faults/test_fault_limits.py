@@ -19,8 +19,9 @@ def test_a_sustained_429_storm_only_slows_the_run(make_sandbox, workspace):
 
 
 def test_rate_limit_budget_gives_up_with_where_to_resume(make_sandbox, workspace):
-    # one window passes, then 429 for a minute: over max_total_wait=2 s the run stops
-    box = make_sandbox(faults=Faults(rate_limit=1, rate_window_s=60), **SMALL)
+    # one window passes (the feed and its robot pass), then 429 for a minute: over
+    # max_total_wait=2 s the run stops
+    box = make_sandbox(faults=Faults(rate_limit=2, rate_window_s=60), **SMALL)
     ws = workspace(box.url, box.api_key, SOURCES__NP6__MAX_WAIT="1", SOURCES__NP6__MAX_TOTAL_WAIT="2",
                    **QUICK)
     result = load(ws, "--window", "1d", "--commit-every", "1")
@@ -40,8 +41,11 @@ def test_windows_that_time_out_are_read_in_halves(make_sandbox, workspace):
     result = load(ws, "--window", "1d")
     assert result.code == 0, result.output
     assert_exact(ws, box.account)
-    pieces = ws.query("SELECT status, split_from, window_end - window_start FROM np6._np6_windows")
+    pieces = ws.query("SELECT status, split_from, window_end - window_start FROM np6._np6_windows "
+                      "WHERE resource = 'events'")
     assert len(pieces) == 8
+    robots = ws.query("SELECT status, window_end - window_start FROM np6._np6_windows WHERE resource = 'hits:robots'")
+    assert {(r[0], str(r[1])) for r in robots} == {("split", "6:00:00")} and len(robots) == 8
     assert {(p[0], str(p[2])) for p in pieces} == {("split", "6:00:00")}
     assert {p[1] for p in pieces} == {"[2026-10-01T00:00:00Z, 2026-10-02T00:00:00Z)",
                                       "[2026-10-02T00:00:00Z, 2026-10-03T00:00:00Z)"}

@@ -67,10 +67,13 @@ def exported(account, action_id: str, kind: str) -> list[tuple]:
 
 
 def recounted(account, action_id: str, kind: str) -> list[tuple]:
-    """(action, receiver, first, last, count, 'derived') from the sandbox's events themselves."""
+    """(action, receiver, first, last, count, 'derived') from the sandbox's events themselves:
+    human hits only (a robot classification is nobody opening or clicking)."""
     event_type, hit_type = EVENTS[kind]
     tally: dict[str, list[int]] = defaultdict(list)
     for event in account.events(ms(START), ms(END), types=event_type, action_id=action_id, hit_types=hit_type):
+        if event["source"]["detail"].get("client", {}).get("classification"):
+            continue
         receiver = event["source"]["detail"]["activation"]["receiver"]
         tally[receiver["id"] if receiver["type"] == "footprint" else receiver["value"]].append(event["timestamp"])
     return [(action_id, r, min(t), max(t), len(t), "derived") for r, t in sorted(tally.items())]

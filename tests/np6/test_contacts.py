@@ -444,20 +444,60 @@ def test_targets_resource_loads_new_ids_up_to_the_limit_and_skips_deleted(tmp_pa
         pipeline.run(src(3))
     assert "loading 3" in caplog.text and "1 contact(s) answered 404" in caplog.text
     with pipeline.sql_client() as sql:
-        assert sql.execute_sql("SELECT id, civilite, points_fidelite FROM targets ORDER BY id") == [
-            ("T1", "Mr", 2), ("T3", "Mr", 2)]  # fmt: skip
+        assert sql.execute_sql("SELECT id, civilite, points_fidelite, deleted_at IS NOT NULL FROM targets "
+                               "ORDER BY id") == [("T1", "Mr", 2, False), ("T2", None, None, True),
+                                                  ("T3", "Mr", 2, False)]  # fmt: skip
         assert sql.execute_sql("SELECT field_8199 FROM targets WHERE id = 'T3'") == [("legacy",)]
     assert sorted(p for p in calls if p.startswith("/targets")) == ["/targets/T1", "/targets/T2", "/targets/T3"]
     assert pipeline.state["sources"]["np6"][STATE_KEY]["8199"] == "field_8199"
 
     calls.clear()
-    pipeline.run(src(None))  # T2 (deleted) is asked again: it has no row; T4 and T5 are new
-    assert sorted(p for p in calls if p.startswith("/targets")) == ["/targets/T2", "/targets/T4", "/targets/T5"]
+    pipeline.run(src(None))  # T4 and T5 are new; T2 is known deleted: asked again on a new event only
+    assert sorted(p for p in calls if p.startswith("/targets")) == ["/targets/T4", "/targets/T5"]
     with pipeline.sql_client() as sql:
-        assert [r[0] for r in sql.execute_sql("SELECT id FROM targets ORDER BY id")] == ["T1", "T3", "T4", "T5"]
+        assert [r[0] for r in sql.execute_sql("SELECT id FROM targets ORDER BY id")] == ["T1", "T2", "T3", "T4", "T5"]
         assert sql.execute_sql("SELECT count(*) FROM target_bounces")[0][0] == 4
         types = dict(sql.execute_sql("SELECT column_name, data_type FROM information_schema.columns "
                                      "WHERE table_name = 'targets'"))  # fmt: skip
     assert (types["points_fidelite"], types["date_naissance"], types["creation_date"]) == (
         "BIGINT", "DATE", "TIMESTAMP WITH TIME ZONE")  # fmt: skip
     assert orjson.loads(orjson.dumps(pipeline.state["sources"]["np6"][STATE_KEY])) == {**MAPPING, "8199": "field_8199"}
+
+
+@dlt.resource(name="hits", primary_key="id", write_disposition="merge")
+def timed_hits(events: list[tuple[str, str, str]]) -> Any:
+    yield [{"id": h, "receiver_id": i, "receiver_type": "footprint", "timestamp": pendulum.parse(t)}
+           for h, i, t in events]  # fmt: skip
+
+
+def test_targets_are_read_again_after_new_events_and_by_a_rolling_slice(tmp_path: Path) -> None:
+    pipeline = dlt.pipeline("contacts_fresh", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+                            dataset_name="np6", pipelines_dir=str(tmp_path / "p"))  # fmt: skip
+    calls: list[str] = []
+    deleted: set[str] = set()
+    client = NP6Client(BASE, KEY, transport=mock_np6(deleted, calls), max_attempts=1)
+
+    @dlt.source(name="np6", max_table_nesting=0)
+    def src(refresh: int) -> Any:
+        return targets(run_with(client, concurrency=2, refresh_targets=refresh, resources=("targets",)))
+
+    @dlt.source(name="np6", max_table_nesting=0)
+    def events(rows: list[tuple[str, str, str]]) -> Any:
+        return timed_hits(rows)
+
+    def read(refresh: int = 0) -> list[str]:
+        calls.clear()
+        pipeline.run(src(refresh))
+        return sorted(p.rsplit("/", 1)[-1] for p in calls if p.startswith("/targets/"))
+
+    pipeline.run(events([("h1", "T1", "2026-10-01"), ("h2", "T2", "2026-10-01"), ("h3", "T3", "2026-10-01")]))
+    assert read() == ["T1", "T2", "T3"]  # new
+    assert read() == []  # nothing new, nothing stale, no rolling slice
+    pipeline.run(events([("h4", "T2", pendulum.now("UTC").to_iso8601_string())]))  # after T2's last read
+    deleted.add("T2")
+    assert read() == ["T2"]
+    with pipeline.sql_client() as sql:
+        assert sql.execute_sql("SELECT civilite, deleted_at IS NOT NULL FROM targets WHERE id = 'T2'") == [
+            (None, True)]  # not a stale copy
+    assert read(refresh=1) == ["T1"]  # read longest ago (T2 is known deleted)
+    assert read(refresh=1) == ["T3"]

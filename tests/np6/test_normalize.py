@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sources.np6.normalize import (
+    merge_robot_hits,
     ACTION_COLUMNS,
     ENVELOPE_COLUMNS,
     EVENT_TABLES,
@@ -667,8 +668,11 @@ NOTIFICATION_ENVELOPE = {
     "receiver_hash": "0441619ab4631d18548aa8835dd2c28b", "receiver_value": None,
     "stamp_id": NOTIFICATION_STAMP["id"], "stamp_time": at_ms(1614089576625), "recipient": None,
 }  # fmt: skip
-ACTIVATION_VERSION = {"source.detail.activation.version": VERSION}
-EXECUTION_VERSION = {"source.detail.execution.version": VERSION}
+# The version has no column; nor has the type of the receiver a `contact` wraps (kept, not lost).
+INNER_FOOTPRINT = {"source.detail.activation.receiver.value.type": "footprint"}
+ACTIVATION_VERSION = {"source.detail.activation.version": VERSION, **INNER_FOOTPRINT}
+EXECUTION_VERSION = {"source.detail.execution.version": VERSION,
+                     "source.detail.execution.recipient.value.type": "footprint"}
 PUSH_BOUNCE = {"status": {"type": "async", "code": {"enhanced": "5.0.0"}, "diagnostic": "token not registered",
                           "mta": ""}, "analysis": {"verdict": "hard", "subject": {"type": "subscription"}}}  # fmt: skip
 PUSH_CANCELLATION = {"type": "user defined policy",
@@ -711,28 +715,28 @@ NOTIFICATION_CASES = [
         changed(notification_event("optout"), {CONTACT: {"type": "id", "value": "000R4M0T"}}),
         "other_events",
         {"receiver_id": "000R4M0T", "receiver_unicity": None, "receiver_hash": None, "receiver_value": "000R4M0T"},
-        ACTIVATION_VERSION,
-        id="contact-wrapping-an-id-receiver",
+        {**ACTIVATION_VERSION, "source.detail.activation.receiver.value.type": "id"},
+        id="contact-wrapping-an-id-receiver: keeps its inner type",
     ),
     pytest.param(
         changed(notification_event("optout"), {CONTACT: {"type": "subscription", "id": "5f1c"}}),
         "other_events",
         {"receiver_type": "contact", **UNMAPPED_CONTACT, "receiver_value": '{"type":"subscription","id":"5f1c"}'},
-        ACTIVATION_VERSION,
+        {"source.detail.activation.version": VERSION},  # kept whole: no inner type to keep apart
         id="contact-wrapping-an-unknown-type-is-kept-whole",
     ),
     pytest.param(
         changed(notification_event("optout"), {CONTACT + ".device": "ios"}),
         "other_events",
         {**UNMAPPED_CONTACT, "receiver_value": orjson.dumps({**NOTIFICATION_FOOTPRINT, "device": "ios"}).decode()},
-        ACTIVATION_VERSION,
+        {"source.detail.activation.version": VERSION},  # kept whole: no inner type to keep apart
         id="footprint-with-an-unknown-key-is-kept-whole",
     ),
     pytest.param(
         removed(notification_event("activation"), "source.detail.activation.version"),
         "activations",
         {"action_id": "156"},
-        None,
+        INNER_FOOTPRINT,
         id="push-activation-without-version",
     ),
 ]
@@ -763,32 +767,62 @@ def test_contact_receiver_of_the_documented_optout_keeps_its_unknown_value() -> 
 
 
 # --------------------------------------------------------------------------------------------
-# Classification from the request filter
+# Robot labels: the class wherever the hit carries it, `is_robot` from it or from the robot pass
 # --------------------------------------------------------------------------------------------
 
 
+def _without_client_class(event: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(event)
+    out["source"]["detail"]["client"].pop("classification", None)
+    return out
+
+
 @pytest.mark.parametrize(
-    ("payload_value", "requested", "expected"),
+    ("changes", "robot_pass", "expected"),
     [
-        pytest.param(None, None, None, id="human-hit"),
-        pytest.param(None, "genericrobot", "genericrobot", id="from-filter"),
-        pytest.param(None, "genericrobot,mpp,gsr", "genericrobot,mpp,gsr", id="filter-list"),
-        pytest.param("mpp", "genericrobot", "mpp", id="payload-wins"),
-        pytest.param({"type": "gsr"}, None, "gsr", id="payload-object"),
+        pytest.param({}, False, (None, False), id="human-hit"),
+        pytest.param({}, True, (None, True), id="robot-pass-no-class: never the filter text"),
+        pytest.param({"source.detail.client.classification": "mpp"}, False, ("mpp", True), id="client"),
+        pytest.param({"source.detail.client.classification": {"type": "gsr"}}, False, ("gsr", True),
+                     id="client-object"),
+        pytest.param({"source.detail.classification": "gsr"}, False, ("gsr", True), id="detail"),
+        pytest.param({"classification": "genericrobot"}, False, ("genericrobot", True), id="top-level"),
+        pytest.param({"classification": {"type": "mpp"}}, True, ("mpp", True), id="top-level-object"),
+        pytest.param({"source.detail.client.classification": "mpp", "classification": "gsr"}, False,
+                     ("mpp", True), id="client-first"),
+        pytest.param({"source.detail.client.classification": ""}, False, (None, False), id="empty-is-none"),
+        pytest.param({"source.detail.client.classification": None}, False, (None, False), id="null"),
     ],
-)
-def test_hit_classification(payload_value: Any, requested: str | None, expected: str | None) -> None:
-    event = MIRROR_HIT
-    if payload_value is not None:
-        event = changed(MIRROR_HIT, {"source.detail.client.classification": payload_value})
-    _, row = only_row(normalize_events([event], classification=requested))
-    assert row["classification"] == expected
+)  # fmt: skip
+def test_robot_labels(changes: dict[str, Any], robot_pass: bool, expected: tuple[Any, bool]) -> None:
+    event = changed(_without_client_class(MIRROR_HIT), changes)
+    _, row = only_row(normalize_events([event], robots=robot_pass))
+    assert (row["classification"], row["is_robot"]) == expected
+    # Read, so not left in `extra`; a second class elsewhere is kept there, not dropped.
+    assert ("classification" in (row["extra"] or "")) == (len(changes) > 1)
+    assert hit_row(event, robot_pass) == _general_hit_row(event, robot_pass)
 
 
-def test_classification_filter_only_touches_hits() -> None:
-    result = normalize_events([MIRROR_HIT, ACTIVATION], classification="mpp")
-    assert result.tables["hits"].column("classification").to_pylist() == ["mpp"]
-    assert "classification" not in result.tables["activations"].column_names
+def test_robot_pass_only_touches_hits() -> None:
+    result = normalize_events([MIRROR_HIT, ACTIVATION], robots=True)
+    assert result.tables["hits"].column("is_robot").to_pylist() == [True]
+    assert "is_robot" not in result.tables["activations"].column_names
+
+
+def _hits(*rows: tuple[str, str | None, bool]) -> pa.Table:
+    events = [changed(_without_client_class(MIRROR_HIT), {"id": i, "source.detail.classification": c})
+              for i, c, _ in rows]  # fmt: skip
+    return normalize_events(events, robots=all(r for *_, r in rows)).tables["hits"]
+
+
+def test_merge_robot_hits_labels_the_feed_and_adds_what_it_left_out() -> None:
+    feed = [_hits(("a", None, False), ("b", None, False)), _hits(("c", "mpp", False))]
+    robots = _hits(("b", "gsr", True), ("c", None, True), ("d", None, True))
+    labelled, rest = merge_robot_hits(feed, robots)
+    rows = [(r["id"], r["classification"], r["is_robot"]) for t in labelled for r in t.to_pylist()]
+    assert rows == [("a", None, False), ("b", "gsr", True), ("c", "mpp", True)]
+    assert rest.column("id").to_pylist() == ["d"]
+    assert merge_robot_hits([], robots)[1].num_rows == 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -888,6 +922,8 @@ def test_schema_types() -> None:
                 assert field.type == utc_us, (name, field.name)
             elif field.name in ("folder", "category", "state", "edition_mode"):
                 assert field.type == pa.int64(), (name, field.name)
+            elif field.name == "is_robot":
+                assert field.type == pa.bool_(), (name, field.name)
             else:
                 assert field.type == pa.string(), (name, field.name)
     assert not SCHEMAS["hits"].field("id").nullable
@@ -916,11 +952,11 @@ def test_row_functions_return_flat_tuples_in_schema_order(
 
 
 def test_hit_row_is_one_event_in_one_row_out() -> None:
-    row = hit_row(MIRROR_HIT, "mpp")
+    row = hit_row(MIRROR_HIT, True)
     named = dict(zip(SCHEMAS["hits"].names, row, strict=True))
     assert named["timestamp"] == 1623673176622  # epoch ms; Arrow does the conversion
     assert named["hit_type"] == "mirror"
-    assert named["classification"] == "mpp"
+    assert (named["classification"], named["is_robot"]) == (None, True)
     assert named["extra"] is None
 
 
@@ -972,20 +1008,20 @@ def test_row_functions_match_the_general_path(event: dict[str, Any], table: str)
     # Plain events take the fast path, odd ones the general path: the row must not tell.
     assert PUBLIC_ROW[table](event) == GENERAL_ROW[table](event)
     if table == "hits":
-        assert hit_row(event, "mpp") == _general_hit_row(event, "mpp")
+        assert hit_row(event, True) == _general_hit_row(event, True)
 
 
-@pytest.mark.parametrize("classification", [None, "genericrobot,mpp"])
-def test_sandbox_feed_normalizes_as_the_general_path(classification: str | None) -> None:
+@pytest.mark.parametrize("robots", [False, True])
+def test_sandbox_feed_normalizes_as_the_general_path(robots: bool) -> None:
     # A realistic mix (hit variants, receivers by id, unknown keys, other event types), with
     # the fast path as in production and with the general row functions only.
     spec = AccountSpec(seed=7, actions=10, events_per_day=3000,
                        start=datetime(2026, 9, 1, tzinfo=UTC), days=1)  # fmt: skip
     events = Account(spec).events()
     general = dict(_ROW_FUNCTIONS)
-    general["hits"] = lambda event: _general_hit_row(event, classification)
+    general["hits"] = lambda event: _general_hit_row(event, robots)
     expected = _normalize(events, _event_problem, _event_table, general)
-    result = normalize_events(events, classification=classification)
+    result = normalize_events(events, robots=robots)
     assert result.rejected == expected.rejected == []
     assert result.tables.keys() == expected.tables.keys()
     for name, table in result.tables.items():

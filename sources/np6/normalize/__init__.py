@@ -35,6 +35,7 @@ The modules, each using only those listed before it:
 - `arrow`: Arrow assembly of the rows (types, drift notes, one row per event id).
 - `batches`: validate, route and build a batch (`normalize_events`, `Normalized`, `Rejected`).
 - `actions`: the `actions` rows (`normalize_actions`, `action_row`) and `parse_iso`.
+- `robots`: the robot pass folded into the default feed's hits (`merge_robot_hits`).
 
 Payload shapes: `np6-api.md` §3.1 (event envelope and examples), `seeds/004` (complete hit), §3.9
 (actions); reference pages under https://documentation.np6.com/api/actionevent.
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 from .actions import action_row, normalize_actions, parse_iso
 from .batches import Normalized, Rejected, normalize_events
+from .robots import merge_robot_hits
 from .rows import (
     activation_row,
     bounce_row,
@@ -76,6 +78,7 @@ __all__ = [
     "cancellation_row",
     "execution_row",
     "hit_row",
+    "merge_robot_hits",
     "normalize_actions",
     "normalize_events",
     "other_event_row",

@@ -143,13 +143,13 @@ def _normalize(
     return Normalized(_tables(rows, drift), rejected, tuple(drift))
 
 
-def normalize_events(events: Iterable[Any], *, classification: str | None = None) -> Normalized:
+def normalize_events(events: Iterable[Any], *, robots: bool = False) -> Normalized:
     """Normalize a batch of raw NP6 events into one Arrow table per event table.
 
     Args:
         events: decoded JSON elements, e.g. `orjson.loads` of one window's response array.
-        classification: the `classification` filter the hits were requested with, if any; used
-            as the hits' `classification` when the payload carries none.
+        robots: the batch was read with the robot `classification` filter: every hit in it has
+            `is_robot` true (its `classification` is still only what its payload names).
 
     Returns:
         The tables (keyed by name in `EVENT_TABLES`, empty ones omitted) and the rejected
@@ -158,16 +158,11 @@ def normalize_events(events: Iterable[Any], *, classification: str | None = None
         more than once in a table keeps its first row only (see `_first_row_per_id`).
     """
     row_functions, plain_rows = _ROW_FUNCTIONS, _PLAIN_ROWS
-    if classification is not None:
-        row_functions = {
-            **_ROW_FUNCTIONS, "hits": partial(_general_hit_row, classification=classification)
-        }  # fmt: skip
-        plain_rows = {
-            **_PLAIN_ROWS, "hit": ("hits", partial(_plain_hit, classification=classification))
-        }  # fmt: skip
+    if robots:
+        row_functions = {**_ROW_FUNCTIONS, "hits": partial(_general_hit_row, robot=True)}
+        plain_rows = {**_PLAIN_ROWS, "hit": ("hits", partial(_plain_hit, robot=True))}
     tables, rejected, drift = _normalize(
         events, _event_problem, _event_table, row_functions, plain_rows
     )
     deduplicated = {name: _first_row_per_id(table) for name, table in tables.items()}
     return Normalized(deduplicated, rejected, drift)
-

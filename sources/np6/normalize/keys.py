@@ -29,7 +29,8 @@ _STAMP_KEYS = frozenset({"time", "id", "thread"})
 _RECEIVER_KEYS = frozenset({"type", "id", "unicity", "hash", "value"})
 _TYPE_ONLY = frozenset({"type"})
 
-_HIT_DETAIL_KEYS = frozenset({"activation", "link", "client"})
+# `classification` may sit in `source.detail` or in `client` (the reference does not say where).
+_HIT_DETAIL_KEYS = frozenset({"activation", "link", "client", "classification"})
 _LINK_KEYS = frozenset({"type", "label", "source", "value", "url"})
 _CLIENT_KEYS = frozenset({"type", "ip", "ua", "classification"})
 _IP_KEYS = frozenset({"type", "value"})

@@ -61,7 +61,8 @@ def _receiver(receiver: Obj) -> Row:
     also fills the matching column. Notification events wrap one of those in a `contact`
     (np6-api.md §3.1, optout example): `{"type": "contact", "value": {"type": "footprint", "id",
     "unicity", "hash"}}`; its columns are filled from the inner receiver, `receiver_type` stays
-    `contact` and `receiver_value` is null. Any other value (an unknown type, an inner receiver
+    `contact` and `receiver_value` is null; the inner type (`footprint`, `id`, …) is kept in
+    `extra` by `_carrier_columns`. Any other value (an unknown type, an inner receiver
     with unknown keys) is kept whole as JSON text in `receiver_value`; a string is never quoted.
     """
     kind = receiver.get("type")
@@ -110,11 +111,15 @@ def _carrier_columns(action: Obj, carrier: _Carrier, extra: Extra) -> Row:
     action_id = action.get("id")
     if type(action_id) is int:  # notifications number their activations (np6-api.md §3.1)
         action_id = str(action_id)
+    columns = _receiver(receiver)
+    inner = receiver.get("value")
+    if columns[0] == "contact" and _is_plain_receiver(inner):  # unwrapped: keep the inner type
+        extra[carrier.receiver_path + ".value.type"] = inner["type"]
     address = action.get(carrier.address_key) if carrier.address_key else None
     # Rows are assembled with `+` on tuples throughout: several times cheaper than `(*a, *b)`.
     return (
         (action_id, action.get("kind"))
-        + _receiver(receiver)
+        + columns
         + (stamp.get("id"), stamp.get("thread"), stamp_time, address)
     )
 
@@ -154,22 +159,37 @@ def _envelope(
     return envelope, detail, action
 
 
-def _classification(client: Obj, requested: str | None, extra: Extra) -> Any:
-    """The robot classification of a hit: from the payload, else from the request filter.
+# Where a hit may carry its robot class, in the order they are read: the reference documents
+# only the `classification` query filter (np6-api.md §3.1, §4.5), not the payload's field, so each
+# plausible place is read. Top-level keys the envelope does not map are spilled into `extra` under
+# their own name, which is where `_classification` takes that one from.
+_CLASS_PATHS = ("source.detail.client.classification", "source.detail.classification", "classification")
 
-    Where NP6 puts the classification in a hit is undocumented (np6-api.md §3.1 and §4.5 only
-    describe the `classification` query filter). We read `source.detail.client.classification`,
-    as a string or an object with a `type`, and otherwise fall back to the filter the batch was
-    requested with (which may list several values, e.g. "genericrobot,mpp,gsr").
+
+def _class_value(value: Any, path: str, extra: Extra) -> Any:
+    """A classification as found at `path`: a string, or an object with a `type`; "" is none."""
+    if isinstance(value, dict):
+        value = _odd(value, _TYPE_ONLY, path, extra).get("type")
+    return None if value == "" else value
+
+
+def _classification(client: Obj, detail: Obj, extra: Extra) -> Any:
+    """The robot class of a hit: from its client, its detail or its root, the first one found."""
+    client_path, detail_path, root_path = _CLASS_PATHS
+    found = _class_value(client.get("classification"), client_path, extra)
+    if found is None:
+        found = _class_value(detail.get("classification"), detail_path, extra)
+    if found is None and root_path in extra:
+        found = _class_value(extra.pop(root_path), root_path, extra)
+    return found
+
+
+def _client_columns(client: Obj, detail: Obj, robot: bool, extra: Extra) -> Row:
+    """The hit columns from `client_type` to `is_robot` (reads inlined: hot path).
+
+    `robot` says the hit came from a read with the robot filter: it is a robot whatever its
+    payload says, and its class is only what the payload names (never the filter's text).
     """
-    found = client.get("classification")
-    if isinstance(found, dict):
-        found = _odd(found, _TYPE_ONLY, "source.detail.client.classification", extra).get("type")
-    return requested if found is None else found
-
-
-def _client_columns(client: Obj, requested: str | None, extra: Extra) -> Row:
-    """The hit columns from `client_type` to `classification` (reads inlined: hot path)."""
     ip = client.get("ip")
     if type(ip) is not dict or not _IP_KEYS.issuperset(ip):
         ip = _odd(ip, _IP_KEYS, "source.detail.client.ip", extra)
@@ -185,20 +205,21 @@ def _client_columns(client: Obj, requested: str | None, extra: Extra) -> Row:
     device = ua.get("device")
     if type(device) is not dict or not _TYPE_ONLY.issuperset(device):
         device = _odd(device, _TYPE_ONLY, "source.detail.client.ua.device", extra)
+    found = _classification(client, detail, extra)
     return (
         client.get("type"), ip.get("type"), ip.get("value"), ua.get("type"), ua.get("ua"),
         agent.get("type"), agent.get("name"), agent.get("vendor"), os.get("name"),
-        os.get("family"), os.get("vendor"), device.get("type"),
-        _classification(client, requested, extra),
+        os.get("family"), os.get("vendor"), device.get("type"), found,
+        robot or found is not None,
     )  # fmt: skip
 
 
-def _general_hit_row(event: Obj, classification: str | None = None) -> Row:
+def _general_hit_row(event: Obj, robot: bool = False) -> Row:
     """Flatten a `hit` event (open, click/redirection, mirror, form, unsubscribe, …).
 
     Args:
         event: the raw event, already validated by `normalize_events` (or known good).
-        classification: the `classification` filter the hits were requested with, if any.
+        robot: the hit was read with the robot `classification` filter (the robot pass).
 
     Returns:
         The row in `SCHEMAS["hits"]` column order.
@@ -211,7 +232,7 @@ def _general_hit_row(event: Obj, classification: str | None = None) -> Row:
     client = detail.get("client")
     if type(client) is not dict or not _CLIENT_KEYS.issuperset(client):
         client = _odd(client, _CLIENT_KEYS, "source.detail.client", extra)
-    client_columns = _client_columns(client, classification, extra)
+    client_columns = _client_columns(client, detail, robot, extra)
     return (
         envelope
         + (link.get("type"), link.get("label"), link.get("source"), link.get("value"),
@@ -330,6 +351,8 @@ def _plain_envelope(event: Obj, action: Obj, receiver: Obj, address: Any) -> Row
         action_id = str(action_id)
     if receiver["type"] == "footprint" and len(receiver) == 4:  # the usual receiver, inlined
         ident, unicity, hashed, value = receiver["id"], receiver["unicity"], receiver["hash"], None
+    elif receiver["type"] == "contact":  # its inner type goes to `extra`: the general path
+        return None
     elif type(receiver) is dict and _RECEIVER_KEYS.issuperset(receiver):
         _, ident, unicity, hashed, value = _receiver(receiver)
     else:
@@ -355,7 +378,7 @@ def _plain_activation(event: Obj) -> Row | None:
 _NO_CLIENT = (None,) * 12
 
 
-def _plain_hit(event: Obj, classification: str | None = None) -> Row | None:
+def _plain_hit(event: Obj, robot: bool = False) -> Row | None:
     """`hit_row` of a plain hit, or None. `client`, link and user-agent parts are optional."""
     detail = event["source"]["detail"]
     action, link, client = detail["activation"], detail["link"], detail.get("client")
@@ -365,33 +388,29 @@ def _plain_hit(event: Obj, classification: str | None = None) -> Row | None:
         or type(link) is not dict or not _LINK_KEYS.issuperset(link)
     ):  # fmt: skip
         return None
+    found = None if client is None else client.get("classification")
+    if found is None:
+        found = detail.get("classification")
+    if type(found) is dict or found == "":  # an object, or an empty class: see `_classification`
+        return None
+    links = (link.get("type"), link.get("label"), link.get("source"), link.get("value"), link.get("url"))
+    labels = (found, robot or found is not None)
     if client is None:
-        return envelope + (
-            link.get("type"), link.get("label"), link.get("source"), link.get("value"),
-            link.get("url"), *_NO_CLIENT, classification, None,
-        )  # fmt: skip
+        return envelope + links + _NO_CLIENT + labels + (None,)
     if type(client) is not dict or not _CLIENT_KEYS.issuperset(client):
         return None
-    ip, ua, found = client["ip"], client["ua"], client.get("classification")
-    if type(found) is dict or len(ip) != 2:  # a classification object: see `_classification`
+    ip, ua = client["ip"], client["ua"]
+    if len(ip) != 2:
         return None
-    if found is None:
-        found = classification
+    head = (client["type"], ip["type"], ip["value"], ua["type"], ua["ua"])
     if len(ua) == 2:  # a raw user agent, {type, ua}: no parsed client, os or device
-        return envelope + (
-            link.get("type"), link.get("label"), link.get("source"), link.get("value"),
-            link.get("url"), client["type"], ip["type"], ip["value"], ua["type"], ua["ua"],
-            None, None, None, None, None, None, None, found, None,
-        )  # fmt: skip
+        return envelope + links + head + (None,) * 7 + labels + (None,)
     agent, os, device = ua["client"], ua["os"], ua["device"]
     if len(ua) != 5 or len(agent) != 3 or len(os) != 3 or len(device) != 1:
         return None
-    return envelope + (
-        link.get("type"), link.get("label"), link.get("source"), link.get("value"),
-        link.get("url"), client["type"], ip["type"], ip["value"], ua["type"], ua["ua"],
-        agent["type"], agent["name"], agent["vendor"], os["name"], os["family"], os["vendor"],
-        device["type"], found, None,
-    )  # fmt: skip
+    parsed = (agent["type"], agent["name"], agent["vendor"], os["name"], os["family"], os["vendor"],
+              device["type"])  # fmt: skip
+    return envelope + links + head + parsed + labels + (None,)
 
 
 def _plain_bounce(event: Obj) -> Row | None:
@@ -451,18 +470,18 @@ def _plain_or_none(plain_row: Callable[..., Row | None], event: Any, *args: Any)
         return None
 
 
-def hit_row(event: Obj, classification: str | None = None) -> Row:
+def hit_row(event: Obj, robot: bool = False) -> Row:
     """Flatten a `hit` event (open, click/redirection, mirror, form, unsubscribe, …).
 
     Args:
         event: the raw event, already validated by `normalize_events` (or known good).
-        classification: the `classification` filter the hits were requested with, if any.
+        robot: the hit was read with the robot `classification` filter (the robot pass).
 
     Returns:
         The row in `SCHEMAS["hits"]` column order.
     """
-    row = _plain_or_none(_plain_hit, event, classification)
-    return _general_hit_row(event, classification) if row is None else row
+    row = _plain_or_none(_plain_hit, event, robot)
+    return _general_hit_row(event, robot) if row is None else row
 
 
 def activation_row(event: Obj) -> Row:

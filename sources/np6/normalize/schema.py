@@ -41,7 +41,7 @@ ENVELOPE_COLUMNS: tuple[str, ...] = (
 HIT_COLUMNS: tuple[str, ...] = (
     "hit_type", "link_label", "link_source", "link_value", "link_url", "client_type", "ip_type",
     "ip", "ua_type", "user_agent", "ua_client_type", "ua_client_name", "ua_client_vendor",
-    "os_name", "os_family", "os_vendor", "device_type", "classification",
+    "os_name", "os_family", "os_vendor", "device_type", "classification", "is_robot",
 )  # fmt: skip
 BOUNCE_COLUMNS: tuple[str, ...] = (
     "bounce_status_type", "bounce_code", "bounce_diagnostic", "bounce_mta", "bounce_verdict",
@@ -72,6 +72,7 @@ _COLUMN_TYPES: dict[str, pa.DataType] = {
     "category": _INT64,
     "state": _INT64,
     "edition_mode": _INT64,
+    "is_robot": pa.bool_(),
 }
 # Event timestamps arrive as epoch milliseconds; action dates arrive as ISO strings.
 _EPOCH_MS_COLUMNS = frozenset({"timestamp", "stamp_time"})
