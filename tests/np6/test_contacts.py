@@ -433,7 +433,8 @@ def test_targets_resource_loads_new_ids_up_to_the_limit_and_skips_deleted(tmp_pa
 
     @dlt.source(name="np6", max_table_nesting=0)
     def src(max_targets: int | None) -> Any:
-        return targets(run_with(client, concurrency=3, max_targets=max_targets, resources=("targets",)))
+        return targets(run_with(client, concurrency=3, max_targets=max_targets, refresh_targets=0,
+                                resources=("targets",)))
 
     @dlt.source(name="np6", max_table_nesting=0)  # one schema, as in `np6_source`
     def events() -> Any:
