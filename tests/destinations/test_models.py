@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 
 from sources.np6.models import MODEL_NAMES, models
-from sources.np6.runner import run_load
+from pipelines.runner import load_once
 from sources.np6_sandbox import SandboxServer, push
 from tests.conftest import SANDBOX_SPEC, _account
 from tests.truth import ms
@@ -68,7 +68,7 @@ def _load(destination: Any, root: Path, dataset: str) -> dlt.Pipeline:
     with SandboxServer(_account(SANDBOX_SPEC)).start() as server:
         pipeline = dlt.pipeline(f"models_{uuid.uuid4().hex[:8]}", destination=destination,
                                 dataset_name=dataset, pipelines_dir=str(root / "dlt"))  # fmt: skip
-        run_load(pipeline, resources=RESOURCES.split(","), progress=lambda _: None, api_key=server.api_key,
+        load_once(pipeline, resources=RESOURCES, progress=lambda _: None, api_key=server.api_key,
                  base_url=server.url, start_date=START, range_start=START, range_end=END)  # fmt: skip
     return pipeline
 
