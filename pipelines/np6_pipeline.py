@@ -21,7 +21,8 @@ from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.postgres import postgres
 from pipelines.recovery import replay_safe_settings
-from pipelines.runner import LoadSummary, run_load
+from pipelines.runner import LoadSummary, resume_hint, run_load
+from sources.np6.events import FEED
 from sources.np6 import open_run
 from sources.np6.errors import NP6ConfigError
 from sources.np6.run import FAILED, UNAVAILABLE
@@ -176,13 +177,12 @@ def exit_code(summary: LoadSummary) -> int:
     failed = summary.by_status(FAILED)
     if failed:
         first = next(iter(failed.values()))
-        print(f"np6: error: {len(failed)} resource(s) failed ({', '.join(failed)}): {first.message}; "
+        where = f"; {resume_hint(summary)}" if FEED in failed else ""
+        print(f"np6: error: {len(failed)} resource(s) failed ({', '.join(failed)}): {first.message}{where}; "
               "everything else of this run is loaded", file=sys.stderr)
         return 1
     if summary.stopped_at_deadline:
-        where = f"; the next run continues from {summary.next_window}" if summary.next_window else ""
-        print(f"np6: stopped at the run's deadline: {summary.feed_windows} of {summary.planned_windows} "
-              f"windows are loaded{where}", file=sys.stderr)
+        print(f"np6: stopped at the run's deadline: {resume_hint(summary)}", file=sys.stderr)
         return 3
     unavailable = summary.by_status(UNAVAILABLE)
     if summary.strict and unavailable:

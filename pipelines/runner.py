@@ -221,7 +221,7 @@ def run_load(
             root = find_np6_error(exc)
             if not isinstance(root, NP6HTTPError):
                 raise
-            raise NP6Error(f"{root}; {_where_to_resume(summary)}") from exc
+            raise NP6Error(f"{root}; {resume_hint(summary)}") from exc
         finally:
             summary.waits = run.client.stats
             summary.outcomes = dict(run.outcomes)
@@ -304,9 +304,11 @@ def _after_phase(job: _Load) -> None:
     job.progress(f"  {', '.join(names)}: {sum(job.summary.rows.values()) - before:,} rows")
 
 
-def _where_to_resume(summary: LoadSummary) -> str:
-    """`14 of 30 windows are loaded; the next run continues from 2026-10-15T00:00:00Z`."""
+def resume_hint(summary: LoadSummary) -> str:
+    """`14 of 30 windows are loaded; run again to continue from 2026-10-15T00:00:00Z`."""
     if not summary.planned_windows:
-        return "the next run starts again where the last committed window ended"
-    return (f"{summary.feed_windows} of {summary.planned_windows} windows are loaded; the next run "
-            f"continues from {summary.next_window or 'the last window loaded'}")
+        return "run again to continue where the last committed window ended"
+    where = summary.next_window or "the last window loaded"
+    if summary.feed_windows == 0:
+        return f"no window of this run is loaded yet; run again to start from {where}"
+    return f"{summary.feed_windows} of {summary.planned_windows} windows are loaded; run again to continue from {where}"

@@ -36,8 +36,9 @@ def committed_progress(ws) -> str | None:
                    "ON s._dlt_load_id = l.load_id WHERE l.status = 0 ORDER BY s.version DESC LIMIT 1")
     if not row:
         return None
-    backfills = decompress_state(row[0][0])["sources"]["np6"].get("backfills", {})
-    return next(iter(backfills.values()), None)
+    resources = decompress_state(row[0][0])["sources"]["np6"].get("resources", {})
+    positions = [done for state in resources.values() for done in state.get("backfills", {}).values()]
+    return min(positions) if positions else None
 
 
 def assert_state_not_ahead(ws, account) -> str | None:

@@ -104,19 +104,18 @@ def test_dlt_drop_resets_exactly_that_resource_and_the_next_load_restores_it(mak
 
 
 def test_a_table_dropped_by_hand_is_reloaded_with_a_warning(sandbox, workspace):
-    ws = workspace(sandbox.url, sandbox.api_key)
-    feeds = "hits,activations,bounces,cancellations,executions,other_events,segments"
-    backfill = ("--start", START, "--end", END, "--resources", feeds)
-    assert ws.np6("load", *backfill).code == 0
+    ws = workspace(sandbox.url, sandbox.api_key, SOURCES__NP6__START_DATE=START, SOURCES__NP6__WINDOW="7d")
+    feeds = ("--resources", "hits,activations,bounces,cancellations,executions,other_events,segments")
+    assert ws.np6("load", *feeds).code == 0  # scheduled: every table has its cursor
     with duckdb.connect(str(ws.duckdb)) as con:
         con.execute("DROP TABLE np6.activations")
         con.execute("DELETE FROM np6.bounces")
         con.execute("DROP TABLE np6.segments")
-    again = ws.np6("load", *backfill)
+    again = ws.np6("load", *feeds)
     assert again.code == 0, again.output
     for name in ("activations", "bounces", "segments"):
         assert f"{name}: table" in again.err, again.err
-    truth.assert_exact(ws, sandbox.account, START, END, push_events=False)
+    truth.assert_exact(ws, sandbox.account, START, END, push_events=False)  # the sandbox ends at END
     assert ws.query("SELECT count(*) FROM np6.segments")[0][0] == len(dimension(sandbox.account, "segments"))
 
 
