@@ -33,10 +33,8 @@ from sources.np6.settings import (
     SOURCE_NAME,
 )
 
-# The curated dlt schema: in a checkout schemas/import (and dlt's export beside it); in an
-# installed package the copy pyproject.toml ships as `pipelines/schemas`.
+# The schemas folder of a checkout (the curated schema in import/, dlt's export beside it).
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
-PACKAGED_SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 
 def duckdb_destination(dataset: str, default_file: str = DEFAULT_DUCKDB_FILE) -> Any:
@@ -58,19 +56,12 @@ def duckdb_destination(dataset: str, default_file: str = DEFAULT_DUCKDB_FILE) ->
     return dlt.destinations.duckdb(target if path is None else None, **replay_safe_settings(dlt.destinations.duckdb))
 
 
-def schema_paths(schemas_dir: Path = SCHEMAS_DIR, packaged: Path = PACKAGED_SCHEMAS) -> dict[str, str]:
-    """dlt's schema folders: `import_schema_path` holds the curated warehouse contract (types,
-    keys, column order, descriptions). A checkout also gets `schemas/export`, which receives the
-    schema after each run; an installed package reads its packaged copy and exports nothing
-    (site-packages is no place to write). Resolved from this file: any working directory works."""
-    schema_file = f"{SOURCE_NAME}.schema.yaml"
-    if (schemas_dir / "import" / schema_file).is_file():
-        return {
-            "import_schema_path": str(schemas_dir / "import"),
-            "export_schema_path": str(schemas_dir / "export"),
-        }
-    if (packaged / schema_file).is_file():
-        return {"import_schema_path": str(packaged)}
+def schema_paths(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, str]:
+    """dlt's schema folder for a checkout: `schemas/export` receives the schema after each run.
+    An installed package exports nothing (site-packages is no place to write). The curated
+    schema itself reaches dlt through the source (`sources/np6/schema.py`), not an import folder."""
+    if (schemas_dir / "import" / f"{SOURCE_NAME}.schema.yaml").is_file():
+        return {"export_schema_path": str(schemas_dir / "export")}
     return {}
 
 

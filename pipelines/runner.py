@@ -113,27 +113,6 @@ def load_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-# The warehouse contract keeps dlt's own `_dlt_load_id` and `_dlt_id` columns on every table;
-# dlt adds them to Arrow tables only when asked. Set for the duration of a run (an explicit
-# setting of the user's still wins), never at import.
-DLT_RUN_DEFAULTS = {
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "true",
-}
-
-
-@contextmanager
-def dlt_run_defaults() -> Iterator[None]:
-    """`DLT_RUN_DEFAULTS` in the environment while a run lasts, where the user set nothing."""
-    added = {k: v for k, v in DLT_RUN_DEFAULTS.items() if k not in os.environ}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for key in added:
-            os.environ.pop(key, None)
-
-
 class _JsonHintNotice(logging.Filter):
     """Drop dlt's notice that our `json` hint on `extra` overrides Arrow's `string` type.
 
@@ -211,7 +190,7 @@ def run_load(
     """
     summary = LoadSummary(strict=run.plan.strict, backfill=run.plan.backfill)
     job = _Load(pipeline, run, summary, progress, table_format)
-    with load_lock(pipeline), quiet_json_hint(), dlt_run_defaults():
+    with load_lock(pipeline), quiet_json_hint():
         try:
             _prepare(pipeline, run, progress)
             _events_phase(job)

@@ -47,15 +47,16 @@ def test_an_installed_copy_loads_the_curated_schema(wheel, tmp_path):
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as whl:
         whl.extractall(site)
-    probe = ("import pipelines, sys; from pipelines.np6_pipeline import schema_paths; "
-             "print(pipelines.__file__); print(schema_paths())")
+    probe = ("import pipelines, sys; from sources.np6.schema import curated_schema, schema_file; "
+             "print(pipelines.__file__); print(schema_file()); print(list(curated_schema().tables)[:2])")
     env = {**os.environ, "PYTHONPATH": str(site)}
     proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    where, paths = proc.stdout.splitlines()
+    where, found, tables = proc.stdout.splitlines()
     assert where.startswith(str(site))  # the installed copy, not the checkout
-    assert paths == repr({"import_schema_path": str(site / "pipelines" / "schemas")})
+    assert found == str(site / "pipelines" / "schemas" / "np6.schema.yaml")
+    assert tables == repr(["actions", "hits"])  # the curated order
 
 
 def test_the_airflow_dag_compiles_and_imports_without_airflow():

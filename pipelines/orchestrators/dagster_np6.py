@@ -22,7 +22,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from pipelines.np6_pipeline import make_pipeline
-from pipelines.runner import dlt_run_defaults, loader_format
+from pipelines.runner import loader_format
 from sources.np6 import np6_source
 from sources.np6.registry import BY_NAME, DEFAULT_RESOURCES
 
@@ -82,8 +82,7 @@ def family_assets(family: str) -> dg.AssetsDefinition:
     )
     def _assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
         source = np6_source(resources=names, **_run_kwargs(context))
-        with dlt_run_defaults():  # dlt's `_dlt_load_id` / `_dlt_id` on every row, as `np6 load` has them
-            yield from dlt.run(context=context, dlt_source=source, loader_file_format=loader_format(pipeline))
+        yield from dlt.run(context=context, dlt_source=source, loader_file_format=loader_format(pipeline))
 
     return _assets
 

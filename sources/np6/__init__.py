@@ -31,6 +31,7 @@ from .errors import NP6ConfigError, NP6Error
 from .plan import RunPlan, build_plan
 from .registry import REQUIRED, build, select_resources
 from .run import RunContext
+from .schema import ask_for_dlt_columns, curated_schema
 from .settings import SOURCE_NAME
 
 __all__ = ["np6_source", "open_run", "NP6Error", "NP6ConfigError", "select_resources", "RunContext", "RunPlan"]
@@ -65,4 +66,8 @@ def np6_source(run: Any = None, resources: Sequence[str] | None = None, **settin
     if run is None:
         run = open_run(resources=resources, **settings)
         resources = None
+    curated = curated_schema()
+    if curated is not None:  # the warehouse contract, without dlt re-reading a file (`schema.py`)
+        dlt.current.source_schema().update_schema(curated)
+        ask_for_dlt_columns()
     return build(run, resources if resources is not None else run.plan.resources)

@@ -53,6 +53,7 @@ from .bookkeeping import (
 from .client import Fetched, NP6Client
 from .cursors import Scope, WindowedRead, plan_windows, scopes
 from .decode import BadBody, gc_paused, submit
+from .dimensions import list_dimension
 from .errors import NP6AuthError, NP6NotFound, NP6Timeout, expect_array
 from .normalize import Normalized, merge_robot_hits, normalize_events
 from .plan import RunPlan, SplitLimits
@@ -61,10 +62,11 @@ from .push import (
     NOTIFICATION_EVENT_TABLES,
     NOTIFICATION_EVENTS,
     NOTIFICATION_MIXED_PATH,
-    list_notification_ids,
+    notification_ids,
 )
 from .run import DEADLINE, GroupBudget, Outcome, RunContext
 from .settings import (
+    DIMENSION_ENDPOINTS,
     EVENT_ENDPOINTS,
     EVENT_ENDPOINTS_BY_TABLE,
     MIXED_FEED_PATH,
@@ -467,8 +469,12 @@ def _notification_units(run: RunContext, read: WindowedRead) -> Generator[Window
 
 
 def _listed(run: RunContext, into: list[list[str]]) -> Iterator[WindowBatch]:
-    into.append(list_notification_ids(run.client))
+    """The notification ids, from the run's one `GET /notifications` (the dimension reads it too)."""
+    into.append(notification_ids(list_dimension(run, NOTIFICATIONS_LIST)))
     yield from ()
+
+
+NOTIFICATIONS_LIST = next(d for d in DIMENSION_ENDPOINTS if d.table == "notifications")
 
 
 NO_FETCH = Fetched(b"", 0, "", 0, 0, 0.0, 0.0)

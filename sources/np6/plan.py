@@ -68,7 +68,7 @@ class RunPlan:
     activity_horizon: timedelta = timedelta(days=30)
     reactivity_horizon: timedelta = timedelta(days=7)
     max_targets: int | None = 20_000
-    refresh_targets: int = 200
+    refresh_targets: int = 4
 
     @property
     def bound(self) -> pendulum.DateTime:

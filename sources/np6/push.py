@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple
 
-from .client import NP6Client
 from .errors import expect_array
 
 log = logging.getLogger("np6.push")
@@ -72,11 +71,3 @@ def notification_ids(items: Any) -> list[str]:
     if len(ids) != len(items):
         log.warning("GET %s: %d notification(s) without an id were skipped", NOTIFICATIONS_PATH, len(items) - len(ids))
     return ids
-
-
-def list_notification_ids(client: NP6Client) -> list[str]:
-    """The ids of every push notification of the account (`GET /notifications`, a guessed path).
-    A 404 or 403 (no push, or a key without that right) is raised: the feed's guard makes
-    `notification_events` unavailable for the run and reads the other events."""
-    data, _ = client.get_json(NOTIFICATIONS_PATH, context="notification list")
-    return notification_ids([] if data is None else data)

@@ -97,6 +97,7 @@ class RunContext:
     budget: GroupBudget | None = None  # the current commit group's budget (None: read them all)
     warned: set[str] = dataclasses.field(default_factory=set)
     notes: dict[str, str] = dataclasses.field(default_factory=dict)  # e.g. why a read-back failed
+    lists: dict[str, list[Any]] = dataclasses.field(default_factory=dict)  # list answers, per path
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     @classmethod

@@ -32,7 +32,8 @@ DEFAULT_DEADLINE = "45m"  # a run stops cleanly after this long: an hourly job n
 DEFAULT_ACTIVITY_HORIZON = "30d"  # recipient exports: only actions with events this recent
 DEFAULT_REACTIVITY_HORIZON = "7d"  # reactivities: send cohorts this recent are read again
 DEFAULT_MAX_TARGETS = 20_000  # contacts fetched per run (one request each); the rest next run
-DEFAULT_REFRESH_TARGETS = 200  # contacts re-read per run because they were read longest ago
+DEFAULT_REFRESH_TARGETS = 4  # contacts re-read per run because they were read longest ago (an
+# hourly job re-reads 3,600 a month: a bounded rolling slice that keeps an idle run to ~25 requests)
 
 MIXED_FEED_PATH = "/actions/events"  # every event type of every action, one request per window
 ACTIONS_PATH = "/actions"  # deprecated in 8.1.0 and the only way to list actions

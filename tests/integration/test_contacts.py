@@ -134,7 +134,7 @@ def target_requests(wh: Warehouse) -> int:
 def test_targets_are_the_event_receivers_as_the_sandbox_has_them(warehouse: Warehouse) -> None:
     wh, account = warehouse, warehouse.sandbox.account
     wh.load_events(DAY1, DAY2)
-    wh.run("targets", max_targets=None)
+    wh.run("targets", refresh_targets=0)
     first = receivers(account, DAY1, DAY2)
     assert first and set(first) <= set(contacts.target_ids(account))
     assert_targets_exact(wh, first)
@@ -143,13 +143,13 @@ def test_targets_are_the_event_receivers_as_the_sandbox_has_them(warehouse: Ware
     assert (types["points_fidelite"], types["date_naissance"], types["civilite"]) == ("BIGINT", "DATE", "VARCHAR")
 
     before = (wh.count("targets"), wh.count("target_bounces"), target_requests(wh))
-    wh.run("targets", max_targets=None)
+    wh.run("targets", refresh_targets=0)
     assert (wh.count("targets"), wh.count("target_bounces"), target_requests(wh)) == before
 
     # A field renamed in NP6 keeps its column; the next receivers fill it.
     wh.sandbox.server.rename_field(8140, "BIRTHDAY")
     wh.load_events(DAY2, DAY3)
-    wh.run("targets", max_targets=None)
+    wh.run("targets", refresh_targets=0)
     both = first | receivers(account, DAY2, DAY3)
     assert both > first
     assert "birthday" not in wh.columns("targets") and "date_naissance" in wh.columns("targets")

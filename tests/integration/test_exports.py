@@ -151,17 +151,13 @@ def test_an_action_without_export_is_derived_from_its_events(sandbox, tmp_path, 
 
 
 def test_a_scheduled_run_re_exports_only_actions_with_new_events(sandbox, tmp_path):
-    from pipelines.runner import dlt_run_defaults
-
     pipeline = pipeline_for(tmp_path)
-    with dlt_run_defaults():  # `_dlt_load_id` on every row, as `np6 load` has it
-        load_events(pipeline, sandbox)
-        load_exports(pipeline, sandbox)
+    load_events(pipeline, sandbox)
+    load_exports(pipeline, sandbox)
     first = dict(sandbox.server.stats()["by_route"])
     assert first.get("/actions/{id}/export/tracking/opens") == len(sandbox.account.action_ids())
     before = loaded(tmp_path, "action_recipients")
-    with dlt_run_defaults():
-        load_exports(pipeline, sandbox)  # nothing new was loaded: nothing to export again
+    load_exports(pipeline, sandbox)  # nothing new was loaded: nothing to export again
     again = sandbox.server.stats()["by_route"]
     assert again.get("/actions/{id}/export/tracking/opens") == first["/actions/{id}/export/tracking/opens"]
     assert loaded(tmp_path, "action_recipients") == before

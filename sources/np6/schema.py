@@ -1,0 +1,58 @@
+"""The curated dlt schema (`schemas/import/np6.schema.yaml`): the warehouse contract, read once.
+
+dlt re-reads and re-validates an import schema every time it loads its stored schema (about 20
+times a `pipeline.run`, with PyYAML's pure-Python loader: most of the CPU of a short run). So
+the connector does not hand dlt an import folder: `np6_source` merges the curated schema, parsed
+and validated once per process, into the schema of every source it builds. New tables get the
+curated column order, types, keys and descriptions; a pipeline made by an older version gains
+the columns a newer schema adds, as with dlt's own import.
+
+The file is found in a checkout (`schemas/import/`) or in an installed copy, where the wheel
+ships it as `pipelines/schemas/`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import yaml
+from dlt.common.schema import Schema
+
+from .settings import SOURCE_NAME
+
+_ROOT = Path(__file__).resolve().parents[2]  # the checkout, or site-packages
+SCHEMA_FILE = f"{SOURCE_NAME}.schema.yaml"
+PLACES = (_ROOT / "schemas" / "import", _ROOT / "pipelines" / "schemas")
+
+
+def schema_file() -> Path | None:
+    """Where the curated schema is: the checkout's, else the installed copy's (None: neither)."""
+    return next((place / SCHEMA_FILE for place in PLACES if (place / SCHEMA_FILE).is_file()), None)
+
+
+@functools.lru_cache(maxsize=1)
+def _curated(path: Path) -> Schema:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
+    return Schema.from_dict(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))
+
+
+def curated_schema() -> Schema | None:
+    """The curated schema, parsed and validated once per process (None when not shipped)."""
+    path = schema_file()
+    return None if path is None else _curated(path)
+
+
+# The contract keeps dlt's `_dlt_load_id` and `_dlt_id` on every table (not null); dlt adds them
+# to Arrow tables only when its parquet normalizer is asked to. A user's own setting wins.
+DLT_ROW_COLUMNS = {
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "true",
+}
+
+
+def ask_for_dlt_columns() -> None:
+    """Ask dlt for its row columns on Arrow tables (when a source is built, never at import)."""
+    for key, value in DLT_ROW_COLUMNS.items():
+        os.environ.setdefault(key, value)
