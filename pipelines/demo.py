@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -129,6 +130,8 @@ def run_demo(*, events_per_day: int, actions: int, days: int, seed: int, duckdb_
             destination=dlt.destinations.duckdb(os.path.abspath(duckdb_path)),
             dataset_name="np6",
             pipelines_dir=state_dir,
+            # dlt's own progress: a line every few seconds for each step of each load
+            progress=dlt.progress.log(log_period=5.0, logger=sys.stdout, dump_system_stats=False),
         )
         settings = dict(base_url=server.url, api_key=spec.api_key, start_date=start.to_iso8601_string(),
                         lookback="0s")  # fmt: skip

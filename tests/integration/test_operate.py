@@ -78,3 +78,15 @@ def test_resources_json_is_the_registry(sandbox, workspace):
     rows = json.loads(result.out)
     assert [r["name"] for r in rows] == list(RESOURCE_NAMES)
     assert {r["phase"] for r in rows} == {"events", "after"}
+
+
+def test_resources_from_the_environment_are_honoured_and_a_flag_wins(sandbox, workspace):
+    ws = workspace(sandbox.url, sandbox.api_key, SOURCES__NP6__RESOURCES="segments,fields")
+    assert ws.np6("load").code == 0
+    tables = {r[0] for r in ws.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'np6' "
+                                     "AND table_name NOT LIKE '\\_%' ESCAPE '\\'")}
+    assert tables == {"segments", "fields"}
+    assert ws.np6("load", "--resources", "imports").code == 0
+    tables = {r[0] for r in ws.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'np6' "
+                                     "AND table_name NOT LIKE '\\_%' ESCAPE '\\'")}
+    assert tables == {"segments", "fields", "imports"}

@@ -158,3 +158,15 @@ def test_windowed_read_tracks_windows_in_order() -> None:
             assert cursor_of(state, Scope("archives")) == first.end
     assert taken == [1, 2, 3]
     assert cursor_of(state, Scope("archives")) == read.windows[-1].end
+
+
+def test_np6_load_help_lists_every_setting() -> None:
+    from pipelines.cli import build_parser
+    from sources.np6.config import SETTINGS_HELP, setting_env
+
+    load = build_parser()._subparsers._group_actions[0].choices["load"]  # type: ignore[union-attr]
+    text = load.format_help()
+    for name in SETTINGS_HELP:
+        if name != "api_key":  # a secret: never a flag, only the environment or secrets.toml
+            assert f"--{name.replace('_', '-')}" in text and setting_env(name) in text, name
+    assert "--api-key" not in text and "SOURCES__NP6__API_KEY" in text
