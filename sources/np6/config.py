@@ -59,7 +59,9 @@ class NP6Settings(BaseConfiguration):
     commit_every: Optional[int] = None
     commit_rows: int = DEFAULT_COMMIT_ROWS
     commit_seconds: float = DEFAULT_COMMIT_SECONDS
-    decode_workers: Optional[int] = None
+    # Parsing in this process: on 2 cores the benchmark measured the same rate (0.66x vs 0.63x the
+    # floor at 50k events a day) and a lower peak (1.7 vs 2.0 GB) than one worker per core.
+    decode_workers: int = 0
     max_attempts: int = 6
     backoff_base: float = 1.0
     max_wait: float = 300.0
@@ -90,7 +92,7 @@ SETTINGS_HELP: dict[str, str] = {
     "commit_every": "at most this many windows per commit group (rows and cursors land together)",
     "commit_rows": "a commit group ends at the first window boundary past this many event rows",
     "commit_seconds": "a commit group ends at the first window boundary past this many seconds",
-    "decode_workers": "processes that parse responses beside the main one (default: cores)",
+    "decode_workers": "processes that parse large responses beside the main one (0: in this process)",
     "max_attempts": "requests per call before giving up on 5xx, timeouts or bad bodies",
     "backoff_base": "first backoff ceiling in seconds (doubles per attempt, full jitter)",
     "max_wait": "ceiling in seconds of any single wait, whatever Retry-After says",

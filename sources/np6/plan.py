@@ -180,7 +180,7 @@ def _positive(value: Any, setting: str) -> float:
 
 
 def _workers(value: int | None) -> int:
-    """Decode processes beside the main one: the setting, else `decode.default_workers`."""
+    """Decode processes beside the main one (None: one per core, `decode.default_workers`)."""
     return default_workers() if value is None else _count(value, "decode_workers", minimum=0)
 
 
