@@ -63,6 +63,16 @@ def _first_line(text: object) -> str:
     return lines[0] if lines else ""
 
 
+def _error_line(text: object) -> str:
+    """The error of a message that may be a whole traceback (dlt keeps a failed job's that
+    way): the last `Error: message` line of it, else its first line."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Traceback"):
+        told = [line for line in lines if not line.startswith(("Traceback", "File ", "The above", "^", "~"))]
+        return told[-1] if told else lines[-1]
+    return lines[0] if lines else ""
+
+
 def _env_keys(traces: Any) -> Iterator[str]:
     """The environment variables dlt looked up, leaves of nested configurations included."""
     for field_traces in traces.values():
@@ -146,7 +156,7 @@ def _destination(exc: BaseException, causes: list[BaseException]) -> Failure | N
         return 1, f"destination error: {_first_line(exc)}"
     if isinstance(exc, LoadClientJobException):
         job = getattr(exc, "job_id", "?")
-        return 1, f"the destination refused load job {job}: {_first_line(getattr(exc, 'failed_message', exc))}"
+        return 1, f"the destination refused load job {job}: {_error_line(getattr(exc, 'failed_message', exc))}"
     if isinstance(exc, DestinationException):
         return 1, f"destination error: {_first_line(exc)}"
     return None

@@ -18,6 +18,7 @@ from dlt.common.schema.utils import group_tables_by_resource
 from dlt.destinations.job_client_impl import SqlJobClientBase
 from dlt.pipeline.helpers import pipeline_drop
 
+from sources.np6.schema import ask_for_dlt_columns
 from sources.np6.settings import SOURCE_NAME
 
 log = logging.getLogger("np6.repair")
@@ -28,6 +29,7 @@ def finish_pending(pipeline: dlt.Pipeline, progress: Callable[[str], None]) -> N
     if not pipeline.has_pending_data:
         return
     progress("  finishing the load an interrupted run left")
+    ask_for_dlt_columns()  # a package killed before its normalize gets the row columns too
     pipeline.normalize()
     pipeline.load()
 

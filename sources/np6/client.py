@@ -113,6 +113,11 @@ class Streamed:
     retries: int
     waited: float
     chunks: Iterator[bytes]
+    elapsed: Callable[[], float]  # seconds since the call started, waits included
+
+    def fetched(self) -> Fetched:
+        """What the call took, as `get` reports it (`body` empty: it was consumed as it came)."""
+        return Fetched(b"", self.status, self.content_type, self.requests, self.retries, self.waited, self.elapsed())
 
 
 @dataclass
@@ -328,7 +333,7 @@ class NP6Client:
     @contextmanager
     def stream(
         self, path: str, params: Mapping[str, Any] | None = None, *, context: str = "",
-        accept: str | None = None,
+        accept: str | None = None, split_on_timeout: bool = False,
     ) -> Iterator[Streamed]:
         """GET `path` and hand over the 2xx body as it arrives, for bodies too large to hold.
 
@@ -342,11 +347,12 @@ class NP6Client:
             params: query parameters.
             context: a short label for messages.
             accept: an `Accept` header instead of the client's JSON one (e.g. to allow CSV).
+            split_on_timeout: as for `get`, for the wait for the status line.
 
         Raises:
             NP6HTTPError: one of its subclasses, see the module docstring.
         """
-        call = _Call(_check_path(path), _one_line(str(context)), self._clock())
+        call = _Call(_check_path(path), _one_line(str(context)), self._clock(), split_on_timeout=split_on_timeout)
         headers = {"Accept": accept} if accept else None
         while True:
             with ExitStack() as held:
@@ -357,7 +363,7 @@ class NP6Client:
                 else:
                     yield Streamed(call.path, response.status_code, response.headers.get("content-type", ""),
                                    call.requests, call.requests - 1, call.waited,
-                                   self._body_chunks(call, response))
+                                   self._body_chunks(call, response), lambda: self._clock() - call.started)
                     return
             self._prepare_retry(call, retry)  # raises when no attempt is left
 

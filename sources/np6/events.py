@@ -52,9 +52,9 @@ from .bookkeeping import (
 )
 from .client import Fetched, NP6Client
 from .cursors import Scope, WindowedRead, plan_windows, scopes
-from .decode import BadBody, gc_paused, submit
+from .decode import BadBody, decode_chunks, gc_paused, submit
 from .dimensions import list_dimension
-from .errors import NP6AuthError, NP6NotFound, NP6Timeout, expect_array
+from .errors import NP6AuthError, NP6BadResponse, NP6NotFound, NP6Timeout, expect_array
 from .normalize import Normalized, merge_robot_hits, normalize_events
 from .plan import RunPlan, SplitLimits
 from .push import (
@@ -242,7 +242,7 @@ def read_unit(
     limits: SplitLimits = SplitLimits(),
     guessed: GuessedPaths | None = None,
 ) -> list[WindowBatch]:
-    """Fetch one window (HTTP in this process) and decode it (in a worker process if any).
+    """Fetch one window and decode it: as it arrives, or whole in a worker process (`workers`).
 
     Returns one batch, or one per piece when the window had to be split; none when the unit's
     route is a guess that NP6 answered (now or earlier in the run, per `guessed`) with 404.
@@ -253,7 +253,12 @@ def read_unit(
         return []
     splittable = unit.window.duration >= 2 * limits.min_window
     try:
-        fetched = client.get(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable)
+        if workers > 0:
+            decoded, fetched = _read_whole(client, unit, workers, limits, splittable)
+        else:
+            decoded, fetched = _read_streamed(client, unit, limits, splittable)
+    except _TooLarge as big:
+        return _split(client, unit, workers, limits, str(big), guessed)
     except NP6Timeout as exc:
         return _split(client, unit, workers, limits, str(exc), guessed)
     except NP6NotFound:
@@ -269,14 +274,61 @@ def read_unit(
             raise
         guessed.refused(unit, 403)
         return []
-    if splittable and limits.max_body_bytes and len(fetched.body) > limits.max_body_bytes:
-        reason = f"body of {len(fetched.body):,} bytes over max_body_bytes={limits.max_body_bytes:,}"
-        return _split(client, unit, workers, limits, reason, guessed)
-    decoded = submit(fetched.body, unit.robots, workers).result()
     normalized, fetched = _reread(client, unit, decoded) if isinstance(decoded, BadBody) else (decoded, fetched)
     for note in normalized.drift:  # a type change on a known column: kept, and said out loud
         log.warning("type change on GET %s %s: %s", unit.path, unit.window, note)
     return [WindowBatch(unit, normalized.tables, normalized.rejected, fetched, normalized.drift)]
+
+
+class _TooLarge(Exception):
+    """A body over `max_body_bytes`: the window is read again in halves."""
+
+
+class _BrokenBody(Exception):
+    """A streamed body that broke off: nothing of it is used, the window is read again whole."""
+
+
+def _capped(chunks: Iterator[bytes], cap: int | None) -> Iterator[bytes]:
+    """`chunks`, stopping with `_TooLarge` once more than `cap` bytes came (no cap: None or 0),
+    and with `_BrokenBody` when the connection broke off in the middle."""
+    received = 0
+    try:
+        for chunk in chunks:
+            received += len(chunk)
+            if cap and received > cap:
+                raise _TooLarge(f"body over max_body_bytes={cap:,} (more than {received:,} bytes so far)")
+            yield chunk
+    except NP6BadResponse as exc:
+        raise _BrokenBody(str(exc)) from None
+
+
+def _read_streamed(
+    client: NP6Client, unit: ReadUnit, limits: SplitLimits, splittable: bool
+) -> tuple[Normalized | BadBody, Fetched]:
+    """Read one window and decode it as it arrives (see `decode.decode_chunks`)."""
+    cap = limits.max_body_bytes if splittable else None
+    try:
+        with client.stream(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable) as got:
+            if not got.content_type.lower().startswith("text/"):
+                return decode_chunks(_capped(got.chunks, cap), unit.robots), got.fetched()
+            log.warning("GET %s %s: answered with content-type %s, not JSON; reading it again",
+                        unit.path, unit.window, got.content_type)  # fmt: skip
+    except _BrokenBody as exc:
+        log.warning("%s; reading it again", exc)
+    # Outside the stream, whose connection slot is free again: the whole body, judged and
+    # retried by the client's policy (an HTML page from a proxy, a connection that broke off).
+    return _read_whole(client, unit, 0, limits, splittable)
+
+
+def _read_whole(
+    client: NP6Client, unit: ReadUnit, workers: int, limits: SplitLimits, splittable: bool
+) -> tuple[Normalized | BadBody, Fetched]:
+    """Read one window's whole body (retried as the client's policy says), then decode it (in a
+    worker process when `workers`)."""
+    fetched = client.get(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable)
+    if splittable and limits.max_body_bytes and len(fetched.body) > limits.max_body_bytes:
+        raise _TooLarge(f"body of {len(fetched.body):,} bytes over max_body_bytes={limits.max_body_bytes:,}")
+    return submit(fetched.body, unit.robots, workers).result(), fetched
 
 
 def _instead(

@@ -1,4 +1,5 @@
-"""Decoding a response body: in this process and in a worker process give the same tables."""
+"""Decoding a response body: as it arrives (in slices), whole, and in a worker process give the
+same tables; slices never cut an element, whatever its strings hold."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sources.np6 import decode
-from sources.np6.decode import BadBody, decode_events, submit
+from sources.np6.decode import ArraySlicer, BadBody, decode_chunks, decode_events, submit
 
 
 def _events(n: int) -> list[dict]:
@@ -46,6 +49,71 @@ def _events(n: int) -> list[dict]:
 def test_bodies_that_are_not_an_event_array_are_reported(body: bytes, reason: str) -> None:
     result = decode_events(body)
     assert isinstance(result, BadBody) and result.reason.startswith(reason)
+    streamed = decode_chunks(_chunks(body, 3), slice_bytes=4)
+    assert isinstance(streamed, BadBody) and streamed.reason.startswith(reason)
+
+
+def _chunks(body: bytes, size: int) -> list[bytes]:
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
+def _sliced(body: bytes, chunk: int, slice_bytes: int) -> tuple[list, ArraySlicer]:
+    slicer = ArraySlicer(slice_bytes)
+    got = [item for piece in _chunks(body, chunk) for items in slicer.feed(piece) for item in items]
+    return got + slicer.close(), slicer
+
+
+# Strings made of the bytes that look like element boundaries, quotes and escapes.
+_TRICKY = st.text(alphabet=st.sampled_from(list('},{ "\\[]:\n') + ["a", "é"]), max_size=12)
+_VALUE = st.recursive(
+    st.none() | st.integers(-(2**53), 2**53) | _TRICKY,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY, inner, max_size=3),
+    max_leaves=8,
+)
+_ELEMENT = st.dictionaries(_TRICKY, _VALUE, max_size=4) | _VALUE
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ELEMENT, max_size=12), st.integers(1, 40), st.integers(1, 60), st.booleans())
+def test_slices_hold_whole_elements_whatever_the_strings_say(elements, chunk, slice_bytes, pretty) -> None:
+    body = orjson.dumps(elements, option=orjson.OPT_INDENT_2 if pretty else 0)
+    got, _ = _sliced(body, chunk, slice_bytes)
+    assert got == orjson.loads(body)
+
+
+def test_a_body_is_cut_into_many_slices_and_each_parses_once() -> None:
+    body = orjson.dumps(_events(300))
+    got, slicer = _sliced(body, 1_000, 2_000)
+    assert got == orjson.loads(body)
+    assert slicer.sliced >= len(body) // 3_000  # it really sliced: 2,000 bytes and the element that ends past them
+
+
+def test_elements_full_of_false_boundaries_fall_back_to_one_parse() -> None:
+    element = {"list": [{"a": 1}, {"b": 2}] * 50, "text": "},{" * 40}
+    body = orjson.dumps([element] * 3)
+    got, slicer = _sliced(body, 64, 10)
+    assert got == [element] * 3
+    assert slicer.sliced <= 2  # every boundary inside an element was refused
+
+
+def test_a_body_decoded_as_it_arrives_gives_the_tables_of_the_whole_body() -> None:
+    events = _events(3_000)
+    events.insert(1_500, events[10])  # a repeated id across slices: one row, as for a whole body
+    events.insert(700, "not an event")
+    body = orjson.dumps(events)
+    whole = decode_events(body)
+    streamed = decode_chunks(_chunks(body, 65_536), slice_bytes=50_000)
+    assert streamed.tables.keys() == whole.tables.keys() == {"hits", "activations"}
+    for name, table in whole.tables.items():
+        assert streamed.tables[name].combine_chunks().equals(table.combine_chunks())
+    assert [r.reason for r in streamed.rejected] == [r.reason for r in whole.rejected] != []
+    assert whole.tables["hits"].num_rows == 1_500
+
+
+def test_a_body_cut_off_after_some_slices_is_a_bad_body() -> None:
+    body = orjson.dumps(_events(500))
+    result = decode_chunks(_chunks(body[: len(body) * 2 // 3], 4_096), slice_bytes=10_000)
+    assert isinstance(result, BadBody) and result.reason.startswith("not JSON")
 
 
 def test_a_large_body_decodes_in_a_worker_exactly_as_here() -> None:

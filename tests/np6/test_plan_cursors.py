@@ -170,3 +170,16 @@ def test_np6_load_help_lists_every_setting() -> None:
         if name != "api_key":  # a secret: never a flag, only the environment or secrets.toml
             assert f"--{name.replace('_', '-')}" in text and setting_env(name) in text, name
     assert "--api-key" not in text and "SOURCES__NP6__API_KEY" in text
+
+
+def test_a_refused_load_job_is_told_by_its_error_not_its_traceback():
+    from dlt.load.exceptions import LoadClientJobFailed
+
+    from pipelines.failures import explain
+
+    trace = ('Traceback (most recent call last):\n  File "x.py", line 1, in run\n    self.run()\n'
+             "_duckdb.ConstraintException: Constraint Error: NOT NULL constraint failed: hits._dlt_id\n")  # fmt: skip
+    code, line = explain(LoadClientJobFailed("1.2", "hits.abc.parquet", trace, RuntimeError("x")))
+    assert code == 1
+    assert line == ("the destination refused load job hits.abc.parquet: _duckdb.ConstraintException: "
+                    "Constraint Error: NOT NULL constraint failed: hits._dlt_id")  # fmt: skip

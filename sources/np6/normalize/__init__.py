@@ -44,7 +44,7 @@ Payload shapes: `np6-api.md` §3.1 (event envelope and examples), `seeds/004` (c
 from __future__ import annotations
 
 from .actions import action_row, normalize_actions, parse_iso
-from .batches import Normalized, Rejected, normalize_events
+from .batches import Normalized, Rejected, combine_normalized, normalize_events
 from .robots import merge_robot_hits
 from .rows import (
     activation_row,
@@ -71,6 +71,7 @@ __all__ = [
     "SCHEMAS",
     "TABLE_FOR_TYPE",
     "Normalized",
+    "combine_normalized",
     "Rejected",
     "action_row",
     "activation_row",

@@ -7,7 +7,7 @@ a `Rejected`; a batch's result is a `Normalized` (tables, rejects, type drift).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -166,3 +166,16 @@ def normalize_events(events: Iterable[Any], *, robots: bool = False) -> Normaliz
     )
     deduplicated = {name: _first_row_per_id(table) for name, table in tables.items()}
     return Normalized(deduplicated, rejected, drift)
+
+
+def combine_normalized(parts: Sequence[Normalized]) -> Normalized:
+    """One window's result from the results of its slices, in order: each table's slices
+    concatenated (one row per `id` across them), the rejected and the type changes joined."""
+    pieces: dict[str, list[pa.Table]] = {}
+    for part in parts:
+        for name, table in part.tables.items():
+            pieces.setdefault(name, []).append(table)
+    tables = {name: _first_row_per_id(pa.concat_tables(found)) for name, found in pieces.items()}
+    rejected = [item for part in parts for item in part.rejected]
+    drift = tuple(dict.fromkeys(note for part in parts for note in part.drift))
+    return Normalized(tables, rejected, drift)
