@@ -19,7 +19,7 @@ import pendulum
 from .config import NP6Settings
 from .decode import default_workers
 from .errors import NP6ConfigError
-from .settings import ROBOT_CLASSES
+from .settings import DEFAULT_COMMIT_ROWS, ROBOT_CLASSES
 from .windows import parse_duration, parse_instant
 
 MIN_WINDOW = timedelta(minutes=1)
@@ -57,7 +57,7 @@ class RunPlan:
     deadline: timedelta = timedelta(minutes=45)
     strict: bool = False
     commit_every: int | None = None
-    commit_rows: int = 1_000_000
+    commit_rows: int = DEFAULT_COMMIT_ROWS
     commit_seconds: float = 300.0
     decode_workers: int = 0
     max_attempts: int = 6
