@@ -19,10 +19,13 @@ The `source` column says which: `export` or `derived`. An export of a million ro
 million rows in memory: rows go out as Arrow tables of at most `BATCH_ROWS`.
 
 Which actions: those with a hit or activation in the warehouse newer than now minus `horizon`
-(the end of the range minus `horizon` for a backfill; these resources run after the event tables of the same run are loaded; without those tables
-they warn and load nothing), or the `action_ids` given. Each run re-reads the whole export of
-those actions and merges it on `(action_id, receiver_id)`, so a re-run adds no rows; nothing is
-kept per action, so state and requests stay bounded by the horizon. Up to `concurrency` exports
+(the end of the range minus `horizon` for a backfill; these resources run after the event
+tables of the same run are loaded; without those tables they warn and load nothing), or the
+`action_ids` given. A scheduled run exports only those whose events changed since its last
+export (their count or newest instant, kept per action in the resource state for the actions
+inside the horizon only): an hour with no new event exports nothing, although the lookback
+merges the last hour's events again. Each export is read whole and merged on
+`(action_id, receiver_id)`, so a re-run adds no rows. Up to `concurrency` exports
 are read at once; a 404 (a deleted action) is skipped with a warning, a 401/403 stops the run.
 Derived openers and clickers count human hits only: a hit with `is_robot` (an Apple Mail Privacy
 Proxy prefetch, a link scanner) is nobody opening or clicking. The export, where NP6 answers one,
@@ -53,7 +56,7 @@ from .export_bodies import Record, export_records
 from .normalize import parse_iso
 from .parallel import ordered_map
 from .run import RunContext
-from .warehouse import active_actions, derived_sql, last_event_load, read_back
+from .warehouse import action_activity, derived_sql, read_back
 
 log = logging.getLogger("np6.exports")
 
@@ -354,8 +357,9 @@ def read_exports(run: RunContext, export: RecipientExport, action_ids: Sequence[
                 break
 
 
-# Resource state of each recipient table: the newest event load its last scheduled export saw.
-EXPORTED_UP_TO = "events_loaded_up_to"
+# Resource state of each recipient table.
+EXPORTED = "exported"  # resource state: action id -> fingerprint of its events at the last export
+EXPORTED_UP_TO = "events_loaded_up_to"  # earlier versions: the newest event load exported
 
 
 def recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
@@ -375,15 +379,13 @@ def _recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
                     "first (resources hits, activations); nothing exported", export.table)
         return
     until = (plan.range_end or plan.now) if plan.backfill else plan.now
-    # A scheduled run re-exports only the actions with events loaded since its last export: an
-    # action whose events did not change has the same recipients (see `EXPORTED_UP_TO`).
+    # A scheduled run re-exports only the actions whose events changed since its last export:
+    # the same events (a lookback merges them again) give the same recipients (see `EXPORTED`).
     state = dlt.current.resource_state(export.table)
-    tables = warehouse.loaded_tables(dataset)
-    by_load = all("_dlt_load_id" in tables[t] for t in ("hits", "activations"))
-    newer = state.get(EXPORTED_UP_TO) if by_load and not plan.backfill else None
-    latest = last_event_load(dataset) if by_load else None
-    actions = list(plan.action_ids) if plan.action_ids else active_actions(
-        dataset, until - plan.activity_horizon, newer)
+    state.pop(EXPORTED_UP_TO, None)  # what earlier versions kept instead
+    activity = {} if plan.action_ids else action_activity(dataset, until - plan.activity_horizon)
+    exported = {} if plan.backfill else state.get(EXPORTED, {})
+    actions = list(plan.action_ids or ()) or [a for a, seen in activity.items() if exported.get(a) != seen]
     tally: Counter[str] = Counter()
     rows: Counter[str] = Counter()
     derive = actions if export.path is None else []
@@ -400,8 +402,8 @@ def _recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
     for table in derived_tables(dataset, export, derive):
         tally["derived"] += table.num_rows
         yield table
-    if latest and not plan.backfill and not plan.action_ids:
-        state[EXPORTED_UP_TO] = latest
+    if not plan.backfill and not plan.action_ids:
+        state[EXPORTED] = activity  # the actions inside the horizon only: bounded
     log.info("%s: %d action(s): %d rows exported for %d, %d rows derived from %s for %d",
              export.table, len(actions), sum(rows.values()), tally["export"], tally["derived"],
              export.event_table, len(derive))

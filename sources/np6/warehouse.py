@@ -8,8 +8,8 @@ resource says so in one warning and loads nothing, and the rest of the run goes 
 
 So this module holds what reads the destination: `dataset` and `loaded_tables` (the tables that
 have rows), `read_back`/`refused` (a destination that refuses, as one warning), and the SQL, valid
-in DuckDB and PostgreSQL, of the recipient exports (`active_actions_sql`, `derived_sql`,
-`active_actions`) and of the contacts (`new_ids_sql`, `new_target_ids`).
+in DuckDB and PostgreSQL, of the recipient exports (`action_activity_sql`, `derived_sql`,
+`action_activity`) and of the contacts (`new_ids_sql`, `new_target_ids`).
 """
 
 from __future__ import annotations
@@ -81,19 +81,15 @@ _RECEIVER = "coalesce(receiver_id, CASE WHEN receiver_type = 'id' THEN receiver_
 _ACTION_EVENTS = "action_id IS NOT NULL AND coalesce(channel, '') <> 'notification'"
 
 
-def active_actions_sql(since: datetime, loaded_after: str | None = None) -> str:
-    """SQL (DuckDB and PostgreSQL) for the actions with a hit or activation at or after `since`
-    (and, with `loaded_after`, only among the rows of loads after that load id)."""
+def action_activity_sql(since: datetime) -> str:
+    """SQL (DuckDB and PostgreSQL): per action with a hit or activation at or after `since`,
+    how many it has and the newest one's instant, ordered by action."""
     instant = f"CAST({_literal(since.astimezone(UTC).isoformat())} AS TIMESTAMP WITH TIME ZONE)"
-    newer = f" AND _dlt_load_id > {_literal(loaded_after)}" if loaded_after else ""
-    parts = [f'SELECT DISTINCT action_id FROM {t} WHERE "timestamp" >= {instant} AND {_ACTION_EVENTS}{newer}'
-             for t in ("hits", "activations")]
-    return " UNION ".join(parts)
-
-
-def last_event_load_sql() -> str:
-    """SQL for the newest load id of the `hits` and `activations` rows."""
-    return "SELECT max(l) FROM (SELECT max(_dlt_load_id) AS l FROM hits UNION ALL SELECT max(_dlt_load_id) FROM activations) t"
+    parts = [f'SELECT action_id, count(*) AS n, max("timestamp") AS newest FROM {t} '
+             f'WHERE "timestamp" >= {instant} AND {_ACTION_EVENTS} GROUP BY action_id'
+             for t in ("hits", "activations")]  # fmt: skip
+    return (f"SELECT action_id, sum(n), max(newest) FROM ({' UNION ALL '.join(parts)}) a "
+            "GROUP BY action_id ORDER BY action_id")
 
 
 def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
@@ -108,16 +104,11 @@ def derived_sql(export: RecipientExport, action_ids: Sequence[str]) -> str:
             f"GROUP BY action_id, {_RECEIVER}")  # fmt: skip
 
 
-def active_actions(dataset: Any, since: datetime, loaded_after: str | None = None) -> list[str]:
-    """Sorted ids of the actions still receiving events (a hit or activation since `since`,
-    among the rows loaded after the load `loaded_after` when given)."""
-    return sorted(str(r[0]) for r in dataset(active_actions_sql(since, loaded_after)).fetchall())
-
-
-def last_event_load(dataset: Any) -> str | None:
-    """The newest load id of the loaded hits and activations (None when they have no rows)."""
-    rows = dataset(last_event_load_sql()).fetchall()
-    return str(rows[0][0]) if rows and rows[0][0] is not None else None
+def action_activity(dataset: Any, since: datetime) -> dict[str, str]:
+    """The actions still receiving events (a hit or activation since `since`), each with a
+    fingerprint of those events, `<count>@<newest instant>`: the same events merged again (a
+    lookback re-read) leave it as it was; a new or late event changes it."""
+    return {str(action): f"{count}@{newest}" for action, count, newest in dataset(action_activity_sql(since)).fetchall()}
 
 
 # --- contacts: receivers with no `targets` row yet -------------------------------------------

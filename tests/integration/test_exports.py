@@ -112,6 +112,28 @@ def test_exports_land_exactly_and_a_rerun_adds_nothing(sandbox, tmp_path, caplog
         assert loaded(tmp_path, table) == first[table], table
 
 
+def _export_requests(sandbox) -> dict[str, int]:
+    return {route: n for route, n in sandbox.server.stats()["by_route"].items() if "/export/" in route}
+
+
+def test_only_actions_whose_events_changed_are_exported_again(sandbox, tmp_path):
+    pipeline = pipeline_for(tmp_path)
+    load_events(pipeline, sandbox)
+    load_exports(pipeline, sandbox)
+    first = {table: loaded(tmp_path, table) for table in EXPORT_TABLES}
+    sandbox.server.reset_stats()
+    load_events(pipeline, sandbox)  # the same events merged again, as a lookback re-reads them
+    load_exports(pipeline, sandbox)
+    assert _export_requests(sandbox) == {}
+    assert {table: loaded(tmp_path, table) for table in EXPORT_TABLES} == first
+    changed = sandbox.account.action_ids()[0]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:  # one of its events went away
+        con.execute("DELETE FROM np6.hits WHERE id = (SELECT min(id) FROM np6.hits WHERE action_id = ?)", [changed])
+    load_exports(pipeline, sandbox)
+    assert _export_requests(sandbox) == {"/actions/{id}/export/tracking/opens": 1,
+                                         "/actions/{id}/export/tracking/clicks": 1}  # fmt: skip
+
+
 def test_given_actions_and_the_horizon_choose_what_is_read(sandbox, tmp_path):
     pipeline = pipeline_for(tmp_path)
     load_events(pipeline, sandbox)

@@ -33,7 +33,7 @@ from sources.np6.exports import (
     recipient_row,
     recipient_tables,
 )
-from sources.np6.warehouse import active_actions_sql, derived_sql
+from sources.np6.warehouse import action_activity_sql, derived_sql
 
 KEY = "np6-TEST-KEY-exports"
 BASE = "https://np6.example.test"
@@ -393,7 +393,7 @@ def test_sql_quotes_identifiers_and_literals():
     sql = derived_sql(EXPORTS["action_clickers"], ["A'1", "B2"])
     assert "'A''1'" in sql and "hit_type = 'redirection'" in sql and 'AS "count"' in sql and 'min("timestamp")' in sql
     assert "hit_type" not in derived_sql(EXPORTS["action_recipients"], ["B2"])
-    active = active_actions_sql(datetime(2026, 10, 1, tzinfo=UTC))
+    active = action_activity_sql(datetime(2026, 10, 1, tzinfo=UTC))
     assert "'2026-10-01T00:00:00+00:00'" in active and "hits" in active and "activations" in active
 
 
