@@ -22,6 +22,7 @@ from .exports import EXPORT_TABLES, export_resources
 from .reactivities import reactivities
 from .redlists import redlists
 from .run import RunContext
+from .schema import with_row_ids
 from .settings import (
     ACTIONS_PATH,
     ARCHIVES_PATH,
@@ -164,6 +165,8 @@ def build(run: RunContext, names: Sequence[str]) -> list[DltResource]:
         members = tuple(r.name for r in REGISTRY if r.family == family and r.name in selected)
         if members:
             built.extend(BUILDERS[family](run, members))
+    for resource in built:  # dlt's row ids on Arrow tables, made here (see `schema.with_row_ids`)
+        resource.add_map(with_row_ids)
     return built
 
 

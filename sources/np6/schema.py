@@ -16,8 +16,11 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import yaml
+from dlt.common.normalizers.utils import generate_dlt_ids
 from dlt.common.schema import Schema
 
 from .settings import SOURCE_NAME
@@ -45,11 +48,25 @@ def curated_schema() -> Schema | None:
 
 
 # The contract keeps dlt's `_dlt_load_id` and `_dlt_id` on every table (not null); dlt adds them
-# to Arrow tables only when its parquet normalizer is asked to. A user's own setting wins.
+# to Arrow tables only when its parquet normalizer is asked to. It adds the load id as it
+# extracts, cheaply; asked for `_dlt_id`, it rewrites every Parquet file in its normalize step
+# (one more write and read of every row). So the source adds `_dlt_id` to its Arrow tables
+# itself (`with_row_ids`, the same ids dlt would make) and dlt imports the files as they are.
+# A user's own setting wins.
 DLT_ROW_COLUMNS = {
     "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "true",
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "false",
 }
+ROW_ID = "_dlt_id"
+
+
+def with_row_ids(item: Any) -> Any:
+    """An Arrow table with a `_dlt_id` column of fresh ids (dlt's own kind) added when it has
+    none; any other item unchanged."""
+    if not isinstance(item, pa.Table) or ROW_ID in item.schema.names:
+        return item
+    ids = pa.array(generate_dlt_ids(item.num_rows), pa.string())
+    return item.append_column(pa.field(ROW_ID, pa.string(), nullable=False), ids)
 
 
 def ask_for_dlt_columns() -> None:

@@ -27,7 +27,9 @@ from sources.np6.windows import Window
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = REPO / "schemas" / "import" / "np6.schema.yaml"
 SHIPPED: dict[str, Any] = yaml.safe_load(SCHEMA_FILE.read_text())["tables"]
-DLT_COLUMNS = ("_dlt_load_id", "_dlt_id")
+# Last, in the order an Arrow table gets them: the source adds `_dlt_id`, dlt then appends the
+# load id. dlt imports a Parquet file as it is only when its columns follow the schema's order.
+DLT_COLUMNS = ("_dlt_id", "_dlt_load_id")
 BOOKKEEPING = ("_np6_windows", "_np6_rejected")
 ARROW_TO_DLT = {pa.string(): "text", pa.int64(): "bigint", pa.float64(): "double", pa.bool_(): "bool",
                 pa.timestamp("us", tz="UTC"): "timestamp", pa.timestamp("ms", tz="UTC"): "timestamp"}

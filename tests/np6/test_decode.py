@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -165,3 +166,20 @@ def test_workers_leave_when_the_loading_process_is_killed(tmp_path) -> None:
         time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError("the decode worker outlived its killed parent")
+
+
+def test_event_tables_get_dlt_row_ids_that_dlt_imports_without_a_rewrite() -> None:
+    from dlt.common.destination import DestinationCapabilitiesContext
+    from dlt.common.libs.pyarrow import should_normalize_arrow_schema
+
+    from sources.np6.schema import curated_schema, with_row_ids
+
+    hits = with_row_ids(decode_events(orjson.dumps(_events(20))).tables["hits"])
+    assert with_row_ids(hits) is hits  # ids already there are kept
+    ids = hits.column("_dlt_id").to_pylist()
+    assert len(set(ids)) == 10 and all(isinstance(i, str) and len(i) == 14 for i in ids)
+    # what dlt's extract writes: the load id appended last
+    arriving = hits.schema.append(pa.field("_dlt_load_id", pa.string(), nullable=False))
+    schema = curated_schema()
+    caps = DestinationCapabilitiesContext.generic_capabilities("parquet")
+    assert not should_normalize_arrow_schema(arriving, schema.get_table_columns("hits"), schema.naming, caps)[0]
