@@ -24,21 +24,22 @@ reachable() {  # $1: DSN
     command -v psql >/dev/null && psql "$1" -Atqc 'select 1' >/dev/null 2>&1
 }
 
-if [[ -n "${NP6_TEST_POSTGRES:-}" ]] && reachable "$NP6_TEST_POSTGRES"; then
-    say "using the running server of NP6_TEST_POSTGRES"
-    echo "export NP6_TEST_POSTGRES='${NP6_TEST_POSTGRES}'"
-    exit 0
-fi
-
 pg_bin() {  # newest installed server's bin directory
     ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1
 }
 
-if [[ "${1:-}" == stop ]]; then  # stop the private cluster in $NP6_PG_DIR (if running)
+if [[ "${1:-}" == stop ]]; then  # stop the private cluster in $NP6_PG_DIR (if running), before the
+    # check below: the caller that started it has NP6_TEST_POSTGRES set to it
     [[ "$(id -u)" == 0 ]] && run() { runuser -u postgres -- "$@"; } || run() { "$@"; }
     if run "$(pg_bin)/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1; then
         run "$(pg_bin)/pg_ctl" -D "$PG_DIR" -m fast -w stop >/dev/null && say "stopped $PG_DIR"
     fi
+    exit 0
+fi
+
+if [[ -n "${NP6_TEST_POSTGRES:-}" ]] && reachable "$NP6_TEST_POSTGRES"; then
+    say "using the running server of NP6_TEST_POSTGRES"
+    echo "export NP6_TEST_POSTGRES='${NP6_TEST_POSTGRES}'"
     exit 0
 fi
 
