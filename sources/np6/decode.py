@@ -28,9 +28,9 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import orjson
@@ -72,16 +72,9 @@ def gc_paused() -> Any:
 
 
 def decode_events(body: bytes, robots: bool = False) -> Normalized | BadBody:
-    """Parse one response body (a JSON array of events) and flatten it (`robots`: read with the
-    robot filter, see `normalize_events`)."""
-    with gc_paused():
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return BadBody(f"not JSON ({exc.msg})")
-        if not isinstance(data, list):
-            return BadBody(f"a JSON {type(data).__name__}, expected an array of events")
-        return normalize_events(data, robots=robots)
+    """Parse one whole response body (a JSON array of events) and flatten it (`robots`: read
+    with the robot filter, see `normalize_events`), slice by slice like a body that arrives."""
+    return decode_chunks((body,), robots)
 
 
 SLICE_BYTES = 1 << 20  # about this many bytes of a body are parsed and flattened at a time
@@ -112,7 +105,6 @@ class ArraySlicer:
 
     def __init__(self, slice_bytes: int = SLICE_BYTES) -> None:
         self.slice_bytes = max(1, slice_bytes)
-        self.received = 0  # bytes fed so far
         self._buf = bytearray()
         self._start: int | None = None  # first byte of the next slice; None before the `[`
         self._scan = 0  # where the next search for a boundary starts
@@ -122,7 +114,6 @@ class ArraySlicer:
 
     def feed(self, chunk: bytes) -> Iterator[list[Any]]:
         """Add `chunk`; yield the elements of each slice it completes."""
-        self.received += len(chunk)
         self._buf += chunk
         if self._start is None and not self._whole:
             self._open()

@@ -284,6 +284,12 @@ class _TooLarge(Exception):
     """A body over `max_body_bytes`: the window is read again in halves."""
 
 
+def _check_size(size: int, cap: int | None) -> None:
+    """Raise `_TooLarge` when `size` bytes of a body are over `cap` (no cap: None or 0)."""
+    if cap and size > cap:
+        raise _TooLarge(f"body of {size:,} bytes (or more) over max_body_bytes={cap:,}")
+
+
 class _BrokenBody(Exception):
     """A streamed body that broke off: nothing of it is used, the window is read again whole."""
 
@@ -295,8 +301,7 @@ def _capped(chunks: Iterator[bytes], cap: int | None) -> Iterator[bytes]:
     try:
         for chunk in chunks:
             received += len(chunk)
-            if cap and received > cap:
-                raise _TooLarge(f"body over max_body_bytes={cap:,} (more than {received:,} bytes so far)")
+            _check_size(received, cap)
             yield chunk
     except NP6BadResponse as exc:
         raise _BrokenBody(str(exc)) from None
@@ -326,8 +331,7 @@ def _read_whole(
     """Read one window's whole body (retried as the client's policy says), then decode it (in a
     worker process when `workers`)."""
     fetched = client.get(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable)
-    if splittable and limits.max_body_bytes and len(fetched.body) > limits.max_body_bytes:
-        raise _TooLarge(f"body of {len(fetched.body):,} bytes over max_body_bytes={limits.max_body_bytes:,}")
+    _check_size(len(fetched.body), limits.max_body_bytes if splittable else None)
     return submit(fetched.body, unit.robots, workers).result(), fetched
 
 
