@@ -30,7 +30,7 @@ import dlt
 import pendulum
 
 from .plan import RunPlan
-from .windows import Window, format_instant, plan_range, tile
+from .windows import Window, cover, format_instant, plan_range
 
 LEGACY_CURSORS = "cursors"
 T = TypeVar("T")
@@ -95,13 +95,13 @@ def plan_windows(
         done = [_backfill_done(plan, source_state, s) for s in run_scopes]
         if all(d is not None for d in done):
             start = max(start, min(d for d in done if d is not None))
-        return tile(start, end, plan.window)
+        return cover(start, end, plan.window)
     cursors = [cursor_of(source_state, s) for s in run_scopes]
     oldest = None if any(c is None for c in cursors) else min(c for c in cursors if c is not None)
     start, end = plan_range(cursor=oldest, start_date=plan.start_date, now=plan.now,
                             lookback=plan.lookback if lookback is None else lookback,
                             safety_margin=plan.safety_margin)  # fmt: skip
-    return tile(start, end, plan.window)
+    return cover(start, end, plan.window)
 
 
 def _backfill_done(plan: RunPlan, source_state: dict[str, Any], scope: Scope) -> pendulum.DateTime | None:

@@ -303,6 +303,18 @@ def tile(start: dt.datetime, end: dt.datetime, size: Any) -> list[Window]:
     return windows
 
 
+def cover(start: dt.datetime, end: dt.datetime, size: Any) -> list[Window]:
+    """The windows a run reads over `[start, end)`: `tile`'s, except that a range no longer
+    than `size` is one window even where it crosses an aligned boundary.
+
+    An hourly run reads the last hour or so again; with daily windows, the run after midnight
+    would otherwise ask every windowed endpoint twice (before and after 00:00) for no more data.
+    """
+    if start < end and instant_to_ms(end) - instant_to_ms(start) <= _size_ms(size):
+        return [Window(start, end)]
+    return tile(start, end, size)
+
+
 def _size_ms(size: Any) -> int:
     """A window size in whole milliseconds."""
     duration = parse_duration(size, setting="window size")

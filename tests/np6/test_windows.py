@@ -13,6 +13,7 @@ from sources.np6.errors import NP6ConfigError
 from sources.np6.windows import (
     Window,
     batched,
+    cover,
     format_instant,
     instant_to_ms,
     ms_to_instant,
@@ -255,6 +256,22 @@ def test_tile_is_empty_when_start_is_not_before_end(end: pendulum.DateTime) -> N
 def test_tile_refuses_bad_sizes(size: object) -> None:
     with pytest.raises(NP6ConfigError, match="window size"):
         tile(OCT_1, OCT_1 + DAY, size)
+
+
+def test_cover_reads_a_range_shorter_than_a_window_in_one_request_across_midnight() -> None:
+    windows = cover(utc(2026, 10, 1, 23), utc(2026, 10, 2, 1), "1d")
+    assert [str(w) for w in windows] == ["[2026-10-01T23:00:00Z, 2026-10-02T01:00:00Z)"]
+
+
+def test_cover_keeps_aligned_windows_for_a_range_longer_than_a_window() -> None:
+    start, end = utc(2026, 10, 1, 6), utc(2026, 10, 2, 7)
+    assert cover(start, end, "1d") == tile(start, end, "1d")
+    assert [w.iso_end for w in cover(start, end, "1d")] == ["2026-10-02T00:00:00Z", "2026-10-02T07:00:00Z"]
+
+
+@pytest.mark.parametrize("end", [OCT_1, OCT_1 - DAY], ids=["equal", "reversed"])
+def test_cover_is_empty_when_start_is_not_before_end(end: pendulum.DateTime) -> None:
+    assert cover(OCT_1, end, DAY) == []
 
 
 SIZES_MS = st.one_of(
