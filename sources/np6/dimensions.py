@@ -238,15 +238,14 @@ def dimension_columns(table: str) -> dict[str, dict[str, Any]]:
 def list_dimension(run: RunContext, endpoint: DimensionEndpoint) -> list[Any]:
     """The whole list behind one dimension endpoint, asked once per run (contacts read the
     field catalogue and the value lists too)."""
-    cached = run.lists.get(endpoint.path)
-    if cached is not None:
-        return cached
+    return run.once(f"GET {endpoint.path}", lambda: _ask_list(run, endpoint))
+
+
+def _ask_list(run: RunContext, endpoint: DimensionEndpoint) -> list[Any]:
     data, fetched = run.client.get_json(endpoint.path, context=endpoint.table)
     if endpoint.deprecated:
         warn_deprecated(run, endpoint.path, endpoint.deprecated)
-    items = expect_array(data, f"GET {endpoint.path}", endpoint.table, path=endpoint.path, status=fetched.status)
-    run.lists[endpoint.path] = items
-    return items
+    return expect_array(data, f"GET {endpoint.path}", endpoint.table, path=endpoint.path, status=fetched.status)
 
 
 def dimension(run: RunContext, endpoint: DimensionEndpoint) -> DltResource:

@@ -383,7 +383,9 @@ def _recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
     # the same events (a lookback merges them again) give the same recipients (see `EXPORTED`).
     state = dlt.current.resource_state(export.table)
     state.pop(EXPORTED_UP_TO, None)  # what earlier versions kept instead
-    activity = {} if plan.action_ids else action_activity(dataset, until - plan.activity_horizon)
+    since = until - plan.activity_horizon  # one read of the events for every recipient table
+    activity = {} if plan.action_ids else run.once(f"action activity since {since}",
+                                                   lambda: action_activity(dataset, since))
     exported = {} if plan.backfill else state.get(EXPORTED, {})
     actions = list(plan.action_ids or ()) or [a for a, seen in activity.items() if exported.get(a) != seen]
     tally: Counter[str] = Counter()
@@ -403,7 +405,7 @@ def _recipients(run: RunContext, export: RecipientExport) -> Iterator[pa.Table]:
         tally["derived"] += table.num_rows
         yield table
     if not plan.backfill and not plan.action_ids:
-        state[EXPORTED] = activity  # the actions inside the horizon only: bounded
+        state[EXPORTED] = dict(activity)  # the actions inside the horizon only: bounded
     log.info("%s: %d action(s): %d rows exported for %d, %d rows derived from %s for %d",
              export.table, len(actions), sum(rows.values()), tally["export"], tally["derived"],
              export.event_table, len(derive))

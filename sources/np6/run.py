@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 
@@ -46,6 +46,8 @@ from .windows import Window
 log = logging.getLogger("np6.run")
 
 UNAVAILABLE, FAILED, DEADLINE = "unavailable", "failed", "deadline"
+
+T = TypeVar("T")
 
 
 class GroupBudget:
@@ -97,7 +99,7 @@ class RunContext:
     budget: GroupBudget | None = None  # the current commit group's budget (None: read them all)
     warned: set[str] = dataclasses.field(default_factory=set)
     notes: dict[str, str] = dataclasses.field(default_factory=dict)  # e.g. why a read-back failed
-    lists: dict[str, list[Any]] = dataclasses.field(default_factory=dict)  # list answers, per path
+    answers: dict[str, Any] = dataclasses.field(default_factory=dict)  # `once`'s, per key
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -127,6 +129,16 @@ class RunContext:
         """True when `resource` already stopped in this run (no further requests to it)."""
         with self._lock:
             return resource in self.outcomes
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()` the first time `key` is asked in this run, the same answer after: a list
+        several resources read (the field catalogue), a destination read several tables need."""
+        with self._lock:
+            if key in self.answers:
+                return self.answers[key]  # type: ignore[no-any-return]
+        answer = compute()
+        with self._lock:
+            return self.answers.setdefault(key, answer)  # type: ignore[no-any-return]
 
     def warn_once(self, key: str, message: str, *args: Any) -> None:
         """Log a warning the first time `key` is seen in this run."""
