@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dlt
+import orjson
 import pendulum
 
 from .client import Fetched
@@ -91,6 +92,22 @@ def for_table(
     hints = dlt.mark.make_hints(table_name=table, primary_key=key, write_disposition="merge",
                                 columns=copy.deepcopy(columns))  # dlt writes into column dicts
     return dlt.mark.with_hints(items, hints, create_table_variant=True)
+
+
+LOADED_DIGEST = "loaded_digest"  # resource state of a full-refresh list: the answer it last loaded
+
+
+def unchanged(answer: Any) -> bool:
+    """True when a full-refresh resource's NP6 answer is the one it loaded last: merging the
+    same rows again changes nothing and costs a load job per table on every hourly run. Else
+    remember this answer's digest, which lands with its rows (a failed load keeps neither;
+    `dlt pipeline drop` and a table lost in the destination forget it)."""
+    digest = hashlib.sha256(orjson.dumps(answer, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    state = dlt.current.resource_state()
+    if state.get(LOADED_DIGEST) == digest:
+        return True
+    state[LOADED_DIGEST] = digest
+    return False
 
 
 def as_window_row(row: dict[str, Any]) -> Any:

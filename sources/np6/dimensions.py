@@ -1,4 +1,5 @@
-"""Dimension resources: small NP6 objects refreshed on every run and merged on `id`.
+"""Dimension resources: small NP6 objects asked on every run and merged on `id` (loaded again
+only when the answer changed: `bookkeeping.unchanged`).
 
 `actions` reads the action list and each action's detail. The other dimensions (`fields`,
 `value_lists`, `segments`, `imports`, `mobile_applications`, `marketing_pressure_topics`,
@@ -24,7 +25,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from .bookkeeping import for_table
+from .bookkeeping import for_table, unchanged
 from .client import NP6Client
 from .errors import NP6NotFound, expect_array
 from .normalize import normalize_actions, parse_iso
@@ -69,6 +70,8 @@ def _actions(run: RunContext) -> Iterator[pa.Table]:
     summaries = [a for a in list_actions(run) if isinstance(a, dict)]
     with ThreadPoolExecutor(max_workers=run.plan.concurrency, thread_name_prefix="np6") as pool:
         full = list(pool.map(lambda s: action_detail(run.client, s), summaries))
+    if unchanged(full):
+        return
     normalized = normalize_actions(full)
     for table in normalized.tables.values():
         yield for_table(table, "actions", "id", ACTION_COLUMNS)
@@ -249,14 +252,15 @@ def _ask_list(run: RunContext, endpoint: DimensionEndpoint) -> list[Any]:
 
 
 def dimension(run: RunContext, endpoint: DimensionEndpoint) -> DltResource:
-    """The resource of one list dimension: the whole list on every run, merged on `id`; a key
+    """The resource of one list dimension: the whole list on every run, merged on `id` when it
+    changed since the last load; a key
     that may not read it (403/404) leaves the table as it was (see `RunContext.guard`)."""
 
     def rows() -> Iterator[list[Row]]:
         rows, skipped = dimension_rows(endpoint.table, list_dimension(run, endpoint))
         if skipped:
             log.warning("%d %s item(s) without an id were not loaded", skipped, endpoint.table)
-        if rows:
+        if rows and not unchanged(rows):  # the rows, not the answer: no digest of a secret
             yield for_table(rows, endpoint.table, "id", dimension_columns(endpoint.table))
 
     def read() -> Iterator[Any]:
