@@ -85,8 +85,9 @@ def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
     def query(sql: str) -> list[tuple]:
         with pipeline.sql_client() as client:
-            return [tuple(r) for r in client.execute_sql(sql.replace("{ds}", pipeline.dataset_name))]
+            return [tuple(r) for r in client.execute_sql(sql.replace("{ds}", pipeline.dataset_name)) or ()]
 
+    query.pipeline = pipeline  # type: ignore[attr-defined]
     yield query
     if request.param == "postgres":
         with psycopg2.connect(request.getfixturevalue("postgres_dsn")) as con, con.cursor() as cur:
@@ -239,6 +240,31 @@ def test_views_are_replaced_idempotently_and_described(loaded):
                                         f"table_schema = '{{ds}}' AND table_name = '{model.name}' "
                                         "ORDER BY ordinal_position")]  # fmt: skip
         assert columns == list(model.columns), model.name
+
+
+def test_views_as_they_were_are_left_alone_and_made_again_when_dropped_or_changed(loaded, monkeypatch):
+    import sources.np6.models as module
+
+    pipeline, said = loaded.pipeline, []
+    views = "SELECT table_name FROM information_schema.views WHERE table_schema = '{ds}'"
+    assert module.create_models(pipeline, said.append) == list(MODEL_NAMES)
+    assert said[-1].endswith("as they were)"), said
+
+    loaded('DROP VIEW "{ds}"."link_clicks"')
+    assert "link_clicks" not in {r[0] for r in loaded(views)}
+    assert module.create_models(pipeline, said.append) == list(MODEL_NAMES)
+    assert not said[-1].endswith("as they were)"), said
+    assert {r[0] for r in loaded(views)} == set(MODEL_NAMES)
+
+    first, *rest = module.models()
+    changed = first._replace(select=f"SELECT 1 AS changed, m.* FROM ({first.select}) AS m")
+    monkeypatch.setattr(module, "models", lambda: (changed, *rest))
+    module.create_models(pipeline, said.append)
+    assert not said[-1].endswith("as they were)"), said
+    assert ("changed",) in loaded("SELECT column_name FROM information_schema.columns WHERE "
+                                  f"table_schema = '{{ds}}' AND table_name = '{first.name}'")  # fmt: skip
+    monkeypatch.undo()
+    module.create_models(pipeline, said.append)  # as the other tests of this module expect them
 
 
 def _utc(value: Any) -> datetime | None:
