@@ -31,6 +31,7 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
+from pipelines.footprint import arrow_pool_default, database_open, extract_in_order, release_memory
 from pipelines.recovery import recover_from_kill
 from pipelines.repair import finish_pending, repair_tables
 from sources.np6 import np6_source, open_run
@@ -152,6 +153,7 @@ class _Load:
         info = self.pipeline.run(source, loader_file_format=loader_format(self.pipeline),  # type: ignore[arg-type]
                                  table_format=self.table_format)  # type: ignore[arg-type]
         self._count(info)
+        release_memory()
 
     def _count(self, info: LoadInfo) -> None:
         trace = self.pipeline.last_trace
@@ -190,7 +192,8 @@ def run_load(
     """
     summary = LoadSummary(strict=run.plan.strict, backfill=run.plan.backfill)
     job = _Load(pipeline, run, summary, progress, table_format)
-    with load_lock(pipeline), quiet_json_hint():
+    arrow_pool_default()
+    with load_lock(pipeline), quiet_json_hint(), database_open(pipeline), extract_in_order():
         try:
             _prepare(pipeline, run, progress)
             _events_phase(job)
