@@ -253,8 +253,8 @@ def _ask_list(run: RunContext, endpoint: DimensionEndpoint) -> list[Any]:
 
 def dimension(run: RunContext, endpoint: DimensionEndpoint) -> DltResource:
     """The resource of one list dimension: the whole list on every run, merged on `id` when it
-    changed since the last load; a key
-    that may not read it (403/404) leaves the table as it was (see `RunContext.guard`)."""
+    changed since the last load; a key that may not read it (403/404) leaves the table as it
+    was (see `RunContext.guard`)."""
 
     def rows() -> Iterator[list[Row]]:
         rows, skipped = dimension_rows(endpoint.table, list_dimension(run, endpoint))
