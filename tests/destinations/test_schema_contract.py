@@ -133,3 +133,19 @@ def test_loads_start_from_the_shipped_schema_in_any_directory(sandbox, tmp_path)
     assert columns == list(SHIPPED["hits"]["columns"])
     exported = yaml.safe_load((REPO / "schemas" / "export" / "np6.schema.yaml").read_text())
     assert list(exported["tables"]["hits"]["columns"]) == list(SHIPPED["hits"]["columns"])
+
+
+def test_the_shipped_schema_passes_dlts_validation() -> None:
+    """Runs skip dlt's validation of the curated schema (`sources.np6.schema`): this is where it
+    is validated, and where a broken edit of the file fails."""
+    from dlt.common.schema.exceptions import SchemaException
+    from dlt.common.schema.utils import validate_stored_schema
+    from dlt.common.validation import DictValidationException
+
+    from sources.np6.schema import read_curated
+
+    stored = read_curated(SCHEMA_FILE)
+    validate_stored_schema(stored)
+    broken = {**stored, "tables": {**stored["tables"], "hits": {**stored["tables"]["hits"], "write_disposition": 7}}}
+    with pytest.raises((DictValidationException, SchemaException)):
+        validate_stored_schema(broken)
