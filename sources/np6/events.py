@@ -366,24 +366,27 @@ def read_batches(
     concurrency: int,
     workers: int = 0,
     limits: SplitLimits = SplitLimits(),
-    more: Callable[[], bool] = lambda: True,
+    budget: GroupBudget | None = None,
 ) -> Iterator[WindowBatch]:
     """Read `units` with up to `concurrency` requests in flight; yield them in plan order.
 
-    Before the first unit of each new window, `more()` may say stop: no unit of that window or
-    later is sent, so the batches yielded cover whole windows. A guessed route answering 404 is
-    skipped for the rest of this call (see `GuessedPaths`).
+    Each finished read counts its rows in `budget`; before the first unit of each new window,
+    the budget may say stop (`GroupBudget.more`): no unit of that window or later is sent, so
+    the batches yielded cover whole windows. A guessed route answering 404 is skipped for the
+    rest of this call (see `GuessedPaths`).
     """
     guessed = GuessedPaths()
-    todo = _while(units, more)
+    pending: deque[Future[list[WindowBatch]]] = deque()
+    todo = _while(units, lambda: budget is None or budget.more(len(pending)))
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="np6") as threads:
-        pending: deque[Future[list[WindowBatch]]] = deque()
         for unit in todo:
             pending.append(threads.submit(read_unit, client, unit, workers, limits, guessed))
             if len(pending) >= max(1, concurrency):
                 break
         while pending:
             batches = pending.popleft().result()
+            if budget is not None:
+                budget.add(sum(t.num_rows for b in batches for t in b.tables.values()))
             next_unit = next(todo, None)
             if next_unit is not None:
                 pending.append(threads.submit(read_unit, client, next_unit, workers, limits, guessed))
@@ -498,9 +501,8 @@ def _feed_batches(run: RunContext, read: WindowedRead) -> Iterator[WindowBatch]:
         units = sorted(units + pushed, key=lambda unit: unit.window.start)  # stable: per window
     budget = run.budget or GroupBudget()
     batches = merge_robot_pass(
-        read_batches(run.client, units, plan.concurrency, plan.decode_workers, plan.limits, budget.more))
+        read_batches(run.client, units, plan.concurrency, plan.decode_workers, plan.limits, budget))
     for done, batch in enumerate(read.track(batches, _window_of, cut_short=lambda: budget.spent), start=1):
-        budget.add(sum(t.num_rows for t in batch.tables.values()))
         budget.windows_done = read.completed
         log.info(
             "%s%s %s: %d rows, %d request(s) [%d/%d]",

@@ -52,22 +52,28 @@ T = TypeVar("T")
 
 class GroupBudget:
     """How much one commit group of the event feed reads: it ends at the first window boundary
-    past `rows` event rows or `seconds` seconds. `windows_done` says how far it got."""
+    past `rows` event rows (those read, and those the reads in flight are expected to bring) or
+    `seconds` seconds. `windows_done` says how far it got."""
 
     def __init__(self, rows: int | None = None, seconds: float | None = None) -> None:
         self.rows, self.seconds = rows, seconds
         self.started = time.monotonic()
         self.rows_read = 0
+        self.reads = 0
         self.spent = False  # set once `more` said no: the group stopped before its last window
         self.windows_done = 0
 
     def add(self, rows: int) -> None:
-        """Count rows the feed read."""
+        """Count the rows of one finished read."""
         self.rows_read += rows
+        self.reads += 1
 
-    def more(self) -> bool:
-        """True while the group may start reading another window."""
-        within = (self.rows is None or self.rows_read < self.rows) and (
+    def more(self, in_flight: int = 0) -> bool:
+        """True while the group may start reading another window, `in_flight` reads being on
+        their way (counted at the average size of the reads so far: with four requests in
+        flight, counting only finished reads let a group run two windows past its rows)."""
+        expected = self.rows_read + (in_flight * self.rows_read / self.reads if self.reads else 0)
+        within = (self.rows is None or expected < self.rows) and (
             self.seconds is None or time.monotonic() - self.started < self.seconds)
         self.spent = self.spent or not within
         return within

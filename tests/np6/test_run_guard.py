@@ -95,12 +95,18 @@ def test_a_commit_group_ends_at_a_window_boundary_past_its_row_budget() -> None:
     read = WindowedRead(run.plan, scopes(["activations"]), windows=windows, source_state={})
     budget = GroupBudget(rows=1)
     units = plan_units(windows, ("activations",), None)
-    batches = read_batches(run.client, units, 1, 0, run.plan.limits, budget.more)
-    seen = [b.unit.window for b in read.track(batches, lambda b: b.unit.window, cut_short=lambda: budget.spent)
-            if not budget.add(3)]
+    batches = read_batches(run.client, units, 1, 0, run.plan.limits, budget)
+    seen = [b.unit.window for b in read.track(batches, lambda b: b.unit.window, cut_short=lambda: budget.spent)]
     assert budget.spent and 1 <= len(seen) < len(windows)  # stopped early, on whole windows
     assert read.completed == len(seen)
     assert read.state["resources"]["activations"]["cursor"] == seen[-1].end.to_iso8601_string()
     whole = GroupBudget()
-    batches = read_batches(run.client, units, 2, 0, run.plan.limits, whole.more)
-    assert len(list(batches)) == len(windows) and not whole.spent
+    batches = read_batches(run.client, units, 2, 0, run.plan.limits, whole)
+    assert len(list(batches)) == len(windows) and not whole.spent and whole.rows_read == 3 * len(windows)
+
+    # 4 reads in flight, 3 rows a window, a budget of 9 rows: the first read back expects the 3
+    # others to bring as much (12 rows), so no fifth window is asked for; counting only the
+    # finished reads, windows would go on being sent until the third came back (6 windows).
+    tight = GroupBudget(rows=9)
+    windows_read = {b.unit.window for b in read_batches(run.client, units, 4, 0, run.plan.limits, tight)}
+    assert tight.spent and len(windows_read) == 4
