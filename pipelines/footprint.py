@@ -13,7 +13,9 @@ Each default here gives way to the user's own setting (config or environment):
 - `release_memory`: after each commit group, glibc returns the heap pages the group freed
   (Python's parsed slices, Arrow buffers) instead of holding them for the next group.
 - `database_open`: one connection to a DuckDB file for the whole run, so the dozen clients dlt
-  opens and closes join the open database instead of opening and checkpointing it each time.
+  opens and closes join the open database instead of opening and checkpointing it each time;
+  reopened between commit groups, so DuckDB's cache of one merge is not held through the next
+  group's decoding.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import dlt
@@ -69,22 +71,29 @@ def release_memory() -> None:
 
 
 @contextmanager
-def database_open(pipeline: dlt.Pipeline) -> Iterator[None]:
-    """Keep a DuckDB destination's database open for the whole run.
+def database_open(pipeline: dlt.Pipeline) -> Iterator[Callable[[], None]]:
+    """Keep a DuckDB destination's database open for the whole run; yield `reopen`.
 
     dlt opens a connection for each client it makes (a load step makes several, a dataset query
     one more) and closes it after; when the last connection of a file closes, DuckDB checkpoints
     and shuts the database, and the next one opens it again (~50 ms each time). While this
     borrowed connection is open, dlt's own connections (same file, same settings) join the open
-    database instead. Other destinations: nothing to do.
+    database instead. An open database also keeps the blocks its last merge cached (up to its
+    memory limit), so `reopen` closes it and opens it again between commit groups: the next
+    group decodes beside an empty cache. Other destinations: nothing to do.
     """
     destination = pipeline.destination
     if destination is None or not destination.destination_type.endswith(".duckdb"):
-        yield
+        yield lambda: None
         return
-    credentials = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
-    connection = credentials.conn_pool.borrow_conn()
+    pool = pipeline.destination_client().config.credentials.conn_pool  # type: ignore[attr-defined]
+    held = [pool.borrow_conn()]
+
+    def reopen() -> None:
+        pool.return_conn(held.pop())
+        held.append(pool.borrow_conn())
+
     try:
-        yield
+        yield reopen
     finally:
-        credentials.conn_pool.return_conn(connection)
+        pool.return_conn(held.pop())

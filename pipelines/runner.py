@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
-from dlt.common.pipeline import LoadInfo
+from dlt.common.pipeline import LoadInfo, NormalizeInfo
 
 from pipelines.footprint import arrow_pool_default, database_open, extract_in_order, release_memory
 from pipelines.recovery import recover_from_kill
@@ -146,23 +146,27 @@ class _Load:
     progress: Callable[[str], None]
     table_format: str | None
     started: float = field(default_factory=time.monotonic)
+    between_groups: Callable[[], None] = release_memory  # what a finished load gives back
 
     def load(self, windows: list[Window] | None, names: tuple[str, ...], budget: GroupBudget | None = None) -> None:
-        """One `pipeline.run` of `names`, the feed reading `windows` as far as `budget` allows."""
+        """Extract, normalize and load `names`, the feed reading `windows` as far as `budget`
+        allows: `pipeline.run`'s steps (`_prepare` has synced the state and finished what was
+        pending), with the heap the decoding freed given back before DuckDB's merge."""
         source = np6_source(self.run.for_group(windows, budget), resources=list(names))
-        info = self.pipeline.run(source, loader_file_format=loader_format(self.pipeline),  # type: ignore[arg-type]
-                                 table_format=self.table_format)  # type: ignore[arg-type]
-        self._count(info)
+        self.pipeline.activate()  # the resources read the destination back through dlt's current pipeline
+        self.pipeline.extract(source, loader_file_format=loader_format(self.pipeline),  # type: ignore[arg-type]
+                              table_format=self.table_format)  # type: ignore[arg-type]
         release_memory()
+        normalized = self.pipeline.normalize()
+        self._count(normalized, self.pipeline.load())
+        self.between_groups()
 
-    def _count(self, info: LoadInfo) -> None:
-        trace = self.pipeline.last_trace
-        normalize = trace.last_normalize_info if trace else None
+    def _count(self, normalize: NormalizeInfo | None, info: LoadInfo | None) -> None:
         counts = dict(normalize.row_counts) if normalize else {}
         self.summary.windows += counts.pop(WINDOWS_TABLE, 0)
         self.summary.rejected += counts.pop(REJECTED_TABLE, 0)
         self.summary.rows.update({t: n for t, n in counts.items() if not t.startswith("_dlt")})
-        self.summary.load_ids.extend(info.loads_ids)
+        self.summary.load_ids.extend(info.loads_ids if info else ())
         self.summary.groups += 1
         self.summary.seconds = time.monotonic() - self.started
 
@@ -193,7 +197,8 @@ def run_load(
     summary = LoadSummary(strict=run.plan.strict, backfill=run.plan.backfill)
     job = _Load(pipeline, run, summary, progress, table_format)
     arrow_pool_default()
-    with load_lock(pipeline), quiet_json_hint(), database_open(pipeline), extract_in_order():
+    with load_lock(pipeline), quiet_json_hint(), database_open(pipeline) as reopen, extract_in_order():
+        job.between_groups = lambda: (reopen(), release_memory())  # DuckDB's cache, then the heap
         try:
             _prepare(pipeline, run, progress)
             _events_phase(job)
