@@ -146,7 +146,7 @@ class _Load:
     progress: Callable[[str], None]
     table_format: str | None
     started: float = field(default_factory=time.monotonic)
-    between_groups: Callable[[], None] = release_memory  # what a finished load gives back
+    reopen_database: Callable[[], None] = lambda: None  # `footprint.database_open`'s
 
     def load(self, windows: list[Window] | None, names: tuple[str, ...], budget: GroupBudget | None = None) -> None:
         """Extract, normalize and load `names`, the feed reading `windows` as far as `budget`
@@ -159,7 +159,8 @@ class _Load:
         release_memory()
         normalized = self.pipeline.normalize()
         self._count(normalized, self.pipeline.load())
-        self.between_groups()
+        self.reopen_database()  # DuckDB's cache of this merge, then the heap, back to the system
+        release_memory()
 
     def _count(self, normalize: NormalizeInfo | None, info: LoadInfo | None) -> None:
         counts = dict(normalize.row_counts) if normalize else {}
@@ -197,8 +198,7 @@ def run_load(
     summary = LoadSummary(strict=run.plan.strict, backfill=run.plan.backfill)
     job = _Load(pipeline, run, summary, progress, table_format)
     arrow_pool_default()
-    with load_lock(pipeline), quiet_json_hint(), database_open(pipeline) as reopen, extract_in_order():
-        job.between_groups = lambda: (reopen(), release_memory())  # DuckDB's cache, then the heap
+    with load_lock(pipeline), quiet_json_hint(), database_open(pipeline) as job.reopen_database, extract_in_order():
         try:
             _prepare(pipeline, run, progress)
             _events_phase(job)
