@@ -12,8 +12,9 @@ outside any explicit transaction (`SqlLoadJob.maybe_transaction`: postgres does 
 
 Such a replay is harmless here: every source table merges on its key through staging, and the
 delete-insert merge keeps one row per key even when staging holds a job's rows twice
-(`ROW_NUMBER() OVER (PARTITION BY id)`); the one table loaded without staging,
-`_dlt_pipeline_state`, only gains a copy of the same state. Two things break it:
+(`ROW_NUMBER() OVER (PARTITION BY id)`; a resumed package always merges so, see
+`pipelines.staging`); the one table loaded without staging, `_dlt_pipeline_state`, only gains a
+copy of the same state. Two things break it:
 
 - A UNIQUE constraint on `_dlt_id`: dlt puts its `unique` hint on that column
   (`RelationalNormalizer.extend_schema`, `dlt_id_column`) and PostgreSQL's client renders hints

@@ -18,6 +18,7 @@ from dlt.common.schema.utils import group_tables_by_resource
 from dlt.destinations.job_client_impl import SqlJobClientBase
 from dlt.pipeline.helpers import pipeline_drop
 
+from pipelines.staging import trust_staging
 from sources.np6.schema import ask_for_dlt_columns
 from sources.np6.settings import SOURCE_NAME
 
@@ -31,6 +32,7 @@ def finish_pending(pipeline: dlt.Pipeline, progress: Callable[[str], None]) -> N
     progress("  finishing the load an interrupted run left")
     ask_for_dlt_columns()  # a package killed before its normalize gets the row columns too
     pipeline.normalize()
+    trust_staging(pipeline)  # a package resumed after a kill merges with dlt's deduplication
     pipeline.load()
 
 

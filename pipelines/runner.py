@@ -31,9 +31,10 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo, NormalizeInfo
 
-from pipelines.footprint import arrow_pool_default, database_open, extract_in_order, release_memory
+from pipelines.footprint import arrow_pool_default, database_open, dlt_defaults, release_memory
 from pipelines.recovery import recover_from_kill
 from pipelines.repair import finish_pending, repair_tables
+from pipelines.staging import trust_staging
 from sources.np6 import np6_source, open_run
 from sources.np6.errors import NP6Error, NP6HTTPError, find_np6_error
 from sources.np6.events import EVENT_TABLES, FEED, feed_windows
@@ -158,6 +159,7 @@ class _Load:
                               table_format=self.table_format)  # type: ignore[arg-type]
         release_memory()
         normalized = self.pipeline.normalize()
+        trust_staging(self.pipeline)
         self._count(normalized, self.pipeline.load())
         self.reopen_database()  # DuckDB's cache of this merge, then the heap, back to the system
         release_memory()
@@ -198,7 +200,7 @@ def run_load(
     summary = LoadSummary(strict=run.plan.strict, backfill=run.plan.backfill)
     job = _Load(pipeline, run, summary, progress, table_format)
     arrow_pool_default()
-    with load_lock(pipeline), quiet_json_hint(), database_open(pipeline) as job.reopen_database, extract_in_order():
+    with load_lock(pipeline), quiet_json_hint(), database_open(pipeline) as job.reopen_database, dlt_defaults():
         try:
             _prepare(pipeline, run, progress)
             _events_phase(job)

@@ -559,7 +559,8 @@ def event_table(table: str) -> DltResource:
         name=table,
         primary_key="id",
         # No explicit strategy: each destination's default keeps one row per id (delete-insert
-        # on SQL warehouses, which deduplicates its staging table; upsert on Delta). Not
+        # on SQL warehouses, which deduplicates its staging table unless `pipelines.staging`
+        # found it unique; upsert on Delta). Not
         # insert-only: its MERGE does not deduplicate staging, and a load job re-run after a kill
         # (COPY committed, completion not recorded) would stage the same rows twice.
         write_disposition="merge",
