@@ -59,8 +59,9 @@ class NP6Settings(BaseConfiguration):
     commit_every: Optional[int] = None
     commit_rows: int = DEFAULT_COMMIT_ROWS
     commit_seconds: float = DEFAULT_COMMIT_SECONDS
-    # Parsing in this process: on 2 cores the benchmark measured the same rate (0.66x vs 0.63x the
-    # floor at 50k events a day) and a lower peak (1.7 vs 2.0 GB) than one worker per core.
+    # Parsing in this process by default: on 2 cores, two workers (bodies streamed to them, see
+    # `workers`) loaded 50k events a day at 19.7k/s instead of 15.6k/s, but each worker is a
+    # Python of its own (~110 MB) and the peak went from ~600 MB to ~1 GB (`make bench`).
     decode_workers: int = 0
     max_attempts: int = 6
     backoff_base: float = 1.0

@@ -7,13 +7,7 @@ the window's Arrow tables grow. A slice boundary is only ever taken where the by
 parse as a sequence of complete elements, so a string that happens to contain `},{` cannot
 cut an event in two (see `ArraySlicer`).
 
-With `decode_workers` set, bodies are read whole instead and decoded in worker processes:
-
-Parsing JSON and flattening events is pure CPU work that holds the interpreter lock: in one
-process it cannot overlap with dlt writing the previous window or with the HTTP threads. A small
-pool of worker processes takes the body bytes (one memory copy through a pipe) and gives back
-Arrow tables (their buffers travel the same way), so parsing runs on another core while the main
-process keeps extracting. HTTP stays in the main process: one client, one shared rate budget.
+The same decoding runs in worker processes for large bodies (`sources.np6.workers`).
 
 A body that is not a JSON array comes back as `BadBody`; the caller then re-reads it through the
 client, whose retry policy decides between a transient glitch and a clear error.
@@ -21,15 +15,10 @@ client, whose retry policy decides between a transient glitch and a clear error.
 
 from __future__ import annotations
 
-import atexit
 import gc
-import multiprocessing
-import os
 import re
 import threading
-import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -197,71 +186,3 @@ def decode_chunks(chunks: Iterable[bytes], robots: bool = False, slice_bytes: in
     except BadArray as exc:
         return BadBody(str(exc))
     return parts[0] if len(parts) == 1 else combine_normalized(parts)
-
-
-_pool: ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def default_workers() -> int:
-    """One decoding process per core, but none on a single core (nothing to overlap with)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return cores if cores > 1 else 0
-
-
-def shutdown(wait: bool = True) -> None:
-    """Stop the worker processes (they start again on the next decode)."""
-    global _pool
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown(wait=wait, cancel_futures=True)
-            _pool = None
-
-
-def _shutdown() -> None:
-    shutdown(wait=False)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: leave when the loading process is gone (killed with SIGKILL, say).
-
-    A killed parent cannot stop its workers, and the kernel's parent-death signal follows the
-    thread that started a worker, not the process, so a worker watches its parent instead.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="np6-parent-watch", daemon=True).start()
-
-
-def pool(workers: int) -> ProcessPoolExecutor:
-    """The process pool, started once per process (spawned: forking a threaded process is unsafe)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            context = multiprocessing.get_context("spawn")
-            _pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=context,
-                initializer=_exit_with_parent,
-                initargs=(os.getpid(),),
-            )
-            atexit.register(_shutdown)
-        return _pool
-
-
-# Below this size a body decodes in a few milliseconds: shipping it to a worker (and starting
-# the pool, about a second, on a small hourly run) would cost more than it saves.
-POOL_MIN_BYTES = 2_000_000
-
-
-def submit(body: bytes, robots: bool, workers: int) -> Future[Normalized | BadBody]:
-    """Decode in a worker process, or right here when `workers` is 0 or the body is small."""
-    if workers <= 0 or len(body) < POOL_MIN_BYTES:
-        done: Future[Normalized | BadBody] = Future()
-        done.set_result(decode_events(body, robots))
-        return done
-    return pool(workers).submit(decode_events, body, robots)

@@ -52,7 +52,7 @@ from .bookkeeping import (
 )
 from .client import Fetched, NP6Client
 from .cursors import Scope, WindowedRead, plan_windows, scopes
-from .decode import BadBody, decode_chunks, gc_paused, submit
+from .decode import BadBody, decode_chunks, gc_paused
 from .dimensions import list_dimension
 from .errors import NP6AuthError, NP6BadResponse, NP6NotFound, NP6Timeout, expect_array
 from .normalize import Normalized, merge_robot_hits, normalize_events
@@ -75,6 +75,7 @@ from .settings import (
     WINDOWS_TABLE,
 )
 from .windows import Window
+from .workers import decode_stream
 
 log = logging.getLogger("np6.events")
 
@@ -253,10 +254,7 @@ def read_unit(
         return []
     splittable = unit.window.duration >= 2 * limits.min_window
     try:
-        if workers > 0:
-            decoded, fetched = _read_whole(client, unit, workers, limits, splittable)
-        else:
-            decoded, fetched = _read_streamed(client, unit, limits, splittable)
+        decoded, fetched = _read_streamed(client, unit, workers, limits, splittable)
     except _TooLarge as big:
         return _split(client, unit, workers, limits, str(big), guessed)
     except NP6Timeout as exc:
@@ -308,31 +306,30 @@ def _capped(chunks: Iterator[bytes], cap: int | None) -> Iterator[bytes]:
 
 
 def _read_streamed(
-    client: NP6Client, unit: ReadUnit, limits: SplitLimits, splittable: bool
+    client: NP6Client, unit: ReadUnit, workers: int, limits: SplitLimits, splittable: bool
 ) -> tuple[Normalized | BadBody, Fetched]:
-    """Read one window and decode it as it arrives (see `decode.decode_chunks`)."""
+    """Read one window and decode it as it arrives (see `workers.decode_stream`)."""
     cap = limits.max_body_bytes if splittable else None
     try:
         with client.stream(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable) as got:
             if not got.content_type.lower().startswith("text/"):
-                return decode_chunks(_capped(got.chunks, cap), unit.robots), got.fetched()
+                return decode_stream(_capped(got.chunks, cap), unit.robots, workers), got.fetched()
             log.warning("GET %s %s: answered with content-type %s, not JSON; reading it again",
                         unit.path, unit.window, got.content_type)  # fmt: skip
     except _BrokenBody as exc:
         log.warning("%s; reading it again", exc)
     # Outside the stream, whose connection slot is free again: the whole body, judged and
     # retried by the client's policy (an HTML page from a proxy, a connection that broke off).
-    return _read_whole(client, unit, 0, limits, splittable)
+    return _read_whole(client, unit, limits, splittable)
 
 
 def _read_whole(
-    client: NP6Client, unit: ReadUnit, workers: int, limits: SplitLimits, splittable: bool
+    client: NP6Client, unit: ReadUnit, limits: SplitLimits, splittable: bool
 ) -> tuple[Normalized | BadBody, Fetched]:
-    """Read one window's whole body (retried as the client's policy says), then decode it (in a
-    worker process when `workers`)."""
+    """Read one window's whole body (retried as the client's policy says), then decode it."""
     fetched = client.get(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable)
     _check_size(len(fetched.body), limits.max_body_bytes if splittable else None)
-    return submit(fetched.body, unit.robots, workers).result(), fetched
+    return decode_chunks((fetched.body,), unit.robots), fetched
 
 
 def _instead(

@@ -17,10 +17,10 @@ from typing import Any, NamedTuple
 import pendulum
 
 from .config import NP6Settings
-from .decode import default_workers
 from .errors import NP6ConfigError
 from .settings import DEFAULT_COMMIT_ROWS, ROBOT_CLASSES
 from .windows import parse_duration, parse_instant
+from .workers import default_workers
 
 MIN_WINDOW = timedelta(minutes=1)
 MAX_PLANNED_WINDOWS = 100_000
@@ -180,7 +180,7 @@ def _positive(value: Any, setting: str) -> float:
 
 
 def _workers(value: int | None) -> int:
-    """Decode processes beside the main one (None: one per core, `decode.default_workers`)."""
+    """Decode processes beside the main one (None: one per core, `workers.default_workers`)."""
     return default_workers() if value is None else _count(value, "decode_workers", minimum=0)
 
 

@@ -1,8 +1,10 @@
-"""Decoding a response body: as it arrives (in slices), whole, and in a worker process give the
+"""Decoding a response body: as it arrives (in slices), whole, and streamed to a worker process give the
 same tables; slices never cut an element, whatever its strings hold."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -11,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sources.np6 import decode
-from sources.np6.decode import ArraySlicer, BadBody, decode_chunks, decode_events, submit
+from sources.np6 import workers
+from sources.np6.decode import ArraySlicer, BadBody, decode_chunks, decode_events
+from sources.np6.workers import decode_stream
 
 
 def _events(n: int) -> list[dict]:
@@ -117,24 +120,64 @@ def test_a_body_cut_off_after_some_slices_is_a_bad_body() -> None:
     assert isinstance(result, BadBody) and result.reason.startswith("not JSON")
 
 
+def _ready_worker() -> workers._Worker:
+    """A started worker of the pool, taken (give it back with `workers._POOL.give`)."""
+    for _ in range(600):
+        worker = workers._POOL.take(1)
+        if worker is not None:
+            return worker
+        time.sleep(0.05)
+    raise AssertionError("the decode worker did not start")
+
+
 def test_a_large_body_decodes_in_a_worker_exactly_as_here() -> None:
-    events = _events(2_000)
-    body = orjson.dumps(events)
-    body += b" " * max(0, decode.POOL_MIN_BYTES - len(body))  # large enough for the pool
+    body = orjson.dumps(_events(2_000))
     try:
-        far = submit(body, None, workers=1).result(timeout=120)
+        worker = _ready_worker()
+        far = worker.decode(_chunks(body, 65_536), False)
+        again = worker.decode(_chunks(body, 65_536), False)  # a worker serves body after body
+        workers._POOL.give(worker)
     finally:
-        decode.shutdown()
+        workers.shutdown()
     near = decode_events(body)
     assert far.tables.keys() == near.tables.keys() == {"hits", "activations"}
     for name, table in near.tables.items():
-        assert far.tables[name].equals(table)
+        assert far.tables[name].equals(table) and again.tables[name].equals(table)
     assert far.tables["hits"].num_rows == 1_000
 
 
+def test_a_download_that_breaks_off_reaches_the_caller_and_the_worker_goes_on() -> None:
+    body = orjson.dumps(_events(500))
+
+    def broken() -> Iterator[bytes]:
+        yield body[:10_000]
+        raise ConnectionError("the download broke off")
+
+    try:
+        worker = _ready_worker()
+        with pytest.raises(ConnectionError):
+            worker.decode(broken(), False)
+        assert worker.decode(_chunks(body, 4_096), False).tables["hits"].num_rows == 250
+    finally:
+        workers.shutdown()
+
+
+def test_a_worker_that_dies_gives_a_bad_body_that_is_read_again() -> None:
+    try:
+        worker = _ready_worker()
+        worker.process.kill()
+        worker.process.join()
+        result = worker.decode(_chunks(orjson.dumps(_events(50)), 1_024), False)
+        workers._POOL.give(worker)
+        assert isinstance(result, BadBody) and "worker" in result.reason
+        assert workers._POOL.pids() == [], "a dead worker stays out of the pool"
+    finally:
+        workers.shutdown()
+
+
 def test_small_bodies_stay_in_this_process() -> None:
-    future = submit(orjson.dumps(_events(10)), None, workers=4)
-    assert future.done() and decode._pool is None
+    result = decode_stream(_chunks(orjson.dumps(_events(10)), 1_024), workers=4)
+    assert result.tables["hits"].num_rows == 5 and workers._POOL.pids() == []
 
 
 def test_workers_leave_when_the_loading_process_is_killed(tmp_path) -> None:
@@ -142,16 +185,16 @@ def test_workers_leave_when_the_loading_process_is_killed(tmp_path) -> None:
     import signal
     import subprocess
     import sys
-    import time
 
     script = tmp_path / "parent.py"
     script.write_text(
-        "import os, sys, time\n"
+        "import sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
-        "from sources.np6 import decode\n"
+        "from sources.np6 import workers\n"
         "if __name__ == '__main__':\n"
-        "    decode.pool(1).submit(os.getpid).result()\n"
-        "    print(decode.pool(1).submit(os.getpid).result(), flush=True)\n"
+        "    while workers._POOL.take(1) is None:\n"
+        "        time.sleep(0.05)\n"
+        "    print(workers._POOL.pids()[0], flush=True)\n"
         "    time.sleep(60)\n"
     )
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
