@@ -15,7 +15,8 @@ Each default here gives way to the user's own setting (config or environment):
   allocator gives them back, and a load whose tables come and go window by window peaked
   ~250 MB lower with it, as fast (`ARROW_DEFAULT_MEMORY_POOL` chooses another).
 - `release_memory`: after each commit group, glibc returns the heap pages the group freed
-  (Python's parsed slices, Arrow buffers) instead of holding them for the next group.
+  (Python's parsed slices, Arrow buffers) instead of holding them for the next group (the
+  helper lives in `sources.np6.decode`: a decode worker trims after each body with it).
 - `database_open`: one connection to a DuckDB file for the whole run, so the dozen clients dlt
   opens and closes join the open database instead of opening and checkpointing it each time;
   reopened between commit groups, so DuckDB's cache of one merge is not held through the next
@@ -24,8 +25,6 @@ Each default here gives way to the user's own setting (config or environment):
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,23 +32,24 @@ from contextlib import contextmanager
 import dlt
 import pyarrow as pa
 
+from sources.np6.decode import release_memory
+
+__all__ = ["arrow_pool_default", "database_open", "dlt_defaults", "release_memory"]
+
 ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
 # dlt setting -> the value a run uses unless the user's config or environment sets one.
 DLT_DEFAULTS = {"extract.next_item_mode": "fifo", "load.truncate_staging_dataset": "true"}
 
 
-def _env_name(key: str) -> str:
-    return key.upper().replace(".", "__")
-
-
 @contextmanager
 def dlt_defaults() -> Iterator[None]:
     """`DLT_DEFAULTS` for the duration of a run, each where no config or environment sets it."""
-    added = [_env_name(key) for key in DLT_DEFAULTS
-             if _env_name(key) not in os.environ and dlt.config.get(key) is None]  # fmt: skip
+    added = []
     for key, value in DLT_DEFAULTS.items():
-        if _env_name(key) in added:
-            os.environ[_env_name(key)] = value
+        name = key.upper().replace(".", "__")
+        if name not in os.environ and dlt.config.get(key) is None:
+            os.environ[name] = value
+            added.append(name)
     try:
         yield
     finally:
@@ -61,24 +61,6 @@ def arrow_pool_default() -> None:
     """Allocate Arrow buffers with the system allocator, unless `ARROW_DEFAULT_MEMORY_POOL` says."""
     if ARROW_POOL_ENV not in os.environ:
         pa.set_memory_pool(pa.system_memory_pool())
-
-
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
-
-
-_LIBC = _libc()
-
-
-def release_memory() -> None:
-    """Give the heap pages freed so far back to the system (glibc only; elsewhere nothing)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
 
 
 @contextmanager

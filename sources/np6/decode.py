@@ -15,6 +15,8 @@ client, whose retry policy decides between a transient glitch and a clear error.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import re
 import threading
@@ -58,6 +60,25 @@ def gc_paused() -> Any:
             _gc_pauses -= 1
             if _gc_pauses == 0:
                 gc.enable()
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _libc()
+
+
+def release_memory() -> None:
+    """Give the heap pages freed so far (parsed slices, Arrow buffers) back to the system
+    (glibc only; elsewhere nothing)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def decode_events(body: bytes, robots: bool = False) -> Normalized | BadBody:

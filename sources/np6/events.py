@@ -52,7 +52,7 @@ from .bookkeeping import (
 )
 from .client import Fetched, NP6Client
 from .cursors import Scope, WindowedRead, plan_windows, scopes
-from .decode import BadBody, decode_chunks, gc_paused
+from .decode import BadBody, decode_events, gc_paused
 from .dimensions import list_dimension
 from .errors import NP6AuthError, NP6BadResponse, NP6NotFound, NP6Timeout, expect_array
 from .normalize import Normalized, merge_robot_hits, normalize_events
@@ -329,7 +329,7 @@ def _read_whole(
     """Read one window's whole body (retried as the client's policy says), then decode it."""
     fetched = client.get(unit.path, _params(unit), context=str(unit.window), split_on_timeout=splittable)
     _check_size(len(fetched.body), limits.max_body_bytes if splittable else None)
-    return decode_chunks((fetched.body,), unit.robots), fetched
+    return decode_events(fetched.body, unit.robots), fetched
 
 
 def _instead(

@@ -19,8 +19,6 @@ back the window's Arrow tables. Neither side ever holds the whole body.
 from __future__ import annotations
 
 import atexit
-import ctypes
-import ctypes.util
 import gc
 import itertools
 import multiprocessing
@@ -31,7 +29,7 @@ from collections.abc import Iterable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .decode import BadBody, decode_chunks
+from .decode import BadBody, decode_chunks, release_memory
 from .normalize import Normalized
 
 # Below this size a body decodes in a few milliseconds: shipping it to a worker costs more.
@@ -196,17 +194,6 @@ _POOL = _Pool()
 shutdown = _POOL.shutdown
 
 
-def _trim() -> None:
-    """Give the freed heap back to the system after each body (glibc only)."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        return
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
-
-
 def _serve(conn: Connection, parent: int) -> None:
     """A worker's loop: a body's `robots` flag, its chunks up to an empty one, then the result."""
     _leave_with(parent)
@@ -229,7 +216,7 @@ def _serve(conn: Connection, parent: int) -> None:
             pass
         conn.send(result)
         del result
-        _trim()
+        release_memory()  # the body's heap back to the system before the next one
 
 
 def _leave_with(parent: int) -> None:
