@@ -14,6 +14,11 @@ Each default here gives way to the user's own setting (config or environment):
 - `arrow_pool_default`: pyarrow's jemalloc pool keeps freed pages for later; the system
   allocator gives them back, and a load whose tables come and go window by window peaked
   ~250 MB lower with it, as fast (`ARROW_DEFAULT_MEMORY_POOL` chooses another).
+- `heap_default`: glibc returns free heap above 128 KB at once, in every thread's arena
+  (`MALLOC_TRIM_THRESHOLD_` chooses another threshold). Without it the download threads'
+  arenas kept what each group freed and a 15-day backfill at 50k events a day grew ~50 MB a
+  group; with it the peak stayed within 10% from 3 to 15 days (391 vs 423 MB, with DuckDB's
+  defaults of `np6_pipeline.DUCKDB_GLOBAL_CONFIG`).
 - `release_memory`: after each commit group, glibc returns the heap pages the group freed
   (Python's parsed slices, Arrow buffers) instead of holding them for the next group (the
   helper lives in `sources.np6.decode`: a decode worker trims after each body with it).
@@ -32,11 +37,13 @@ from contextlib import contextmanager
 import dlt
 import pyarrow as pa
 
-from sources.np6.decode import release_memory
+from sources.np6.decode import release_memory, trim_above
 
-__all__ = ["arrow_pool_default", "database_open", "dlt_defaults", "release_memory"]
+__all__ = ["arrow_pool_default", "database_open", "dlt_defaults", "heap_default", "release_memory"]
 
 ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
+HEAP_TRIM_ENV = "MALLOC_TRIM_THRESHOLD_"  # glibc reads it at start-up; then ours is not set
+HEAP_TRIM_BYTES = 128 << 10
 # dlt setting -> the value a run uses unless the user's config or environment sets one.
 DLT_DEFAULTS = {"extract.next_item_mode": "fifo", "load.truncate_staging_dataset": "true"}
 
@@ -61,6 +68,14 @@ def arrow_pool_default() -> None:
     """Allocate Arrow buffers with the system allocator, unless `ARROW_DEFAULT_MEMORY_POOL` says."""
     if ARROW_POOL_ENV not in os.environ:
         pa.set_memory_pool(pa.system_memory_pool())
+
+
+def heap_default() -> None:
+    """Return free heap above `HEAP_TRIM_BYTES` at once, unless `MALLOC_TRIM_THRESHOLD_` says.
+
+    A process-wide allocator setting: it stays for the rest of the process."""
+    if HEAP_TRIM_ENV not in os.environ:
+        trim_above(HEAP_TRIM_BYTES)
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo, NormalizeInfo
 
-from pipelines.footprint import arrow_pool_default, database_open, dlt_defaults, release_memory
+from pipelines.footprint import arrow_pool_default, database_open, dlt_defaults, heap_default, release_memory
 from pipelines.recovery import recover_from_kill
 from pipelines.repair import finish_pending, repair_tables
 from pipelines.staging import trust_staging
@@ -200,6 +200,7 @@ def run_load(
     summary = LoadSummary(strict=run.plan.strict, backfill=run.plan.backfill)
     job = _Load(pipeline, run, summary, progress, table_format)
     arrow_pool_default()
+    heap_default()
     with load_lock(pipeline), quiet_json_hint(), database_open(pipeline) as job.reopen_database, dlt_defaults():
         try:
             _prepare(pipeline, run, progress)
