@@ -84,16 +84,16 @@ def release_memory() -> None:
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter
 
 
-def trim_above(threshold: int) -> None:
+def trim_above(threshold: int) -> bool:
     """Have glibc give free heap back whenever more than `threshold` bytes of it are free at the
     top, in every thread's arena, instead of keeping up to 64 MB per arena (glibc only).
 
     Fixing the threshold also turns off glibc's sliding one, so large blocks (Arrow buffers, a
     window's slices) are mapped on their own and unmapped when freed. `malloc_trim` alone does
     not reach the top of the download threads' arenas, which grew by ~50 MB a commit group.
+    Returns True when glibc took the value.
     """
-    if _LIBC is not None:
-        _LIBC.mallopt(M_TRIM_THRESHOLD, threshold)
+    return _LIBC is not None and _LIBC.mallopt(M_TRIM_THRESHOLD, threshold) == 1
 
 
 def decode_events(body: bytes, robots: bool = False) -> Normalized | BadBody:

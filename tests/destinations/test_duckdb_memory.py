@@ -56,10 +56,9 @@ def test_a_run_fixes_glibcs_trim_threshold_unless_the_environment_sets_one(monke
     assert libc.calls == [(decode.M_TRIM_THRESHOLD, 128 << 10)]
 
 
-def test_trim_above_sets_the_threshold_glibc_keeps(monkeypatch):
+def test_glibc_takes_the_trim_threshold():
     from sources.np6 import decode
 
     if decode._LIBC is None:
         pytest.fail("no glibc with malloc_trim on this machine: the run's heap defaults do nothing here")
-    decode.trim_above(128 << 10)  # a real call: glibc answers 1 when it took the value
-    assert decode._LIBC.mallopt(decode.M_TRIM_THRESHOLD, 128 << 10) == 1
+    assert decode.trim_above(128 << 10)  # a real call: glibc answers 1 when it took the value
